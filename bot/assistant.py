@@ -1,0 +1,243 @@
+"""The per-message pipeline: keywords -> language -> NLU -> dialogue -> actions -> replies.
+
+`Assistant.respond()` is pure with respect to storage: it takes the conversation state and the
+message, changes the state, and returns the replies and what it understood. `bot.store` loads
+and saves the state around it in one transaction.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from dataclasses import dataclass, field
+
+from bot import keywords
+from bot.actions import Tracker, registry, topic_buttons, utter
+from bot.content import FaqEntry
+from bot.domain import Domain
+from bot.nlu.result import Entity, NLUEngine, ParseResult
+from bot.replies import Dispatcher, Reply
+from bot.state import ConversationState
+from bot.text import clean, is_arabic_script, letters
+from liaison.i18n import Catalogs
+from liaison.settings import AssistantConfig
+
+log = logging.getLogger(__name__)
+
+_PAYLOAD = re.compile(r"^/(?P<intent>[a-z_]{2,64})(?P<entities>\{.*\})?$", re.DOTALL)
+_CHOICE = re.compile(r"^\s*(\d{1,2})\s*[.)]?\s*$")
+# Responses that end with the topic buttons, so a parent always sees where to go next.
+_WITH_TOPICS = frozenset({"utter_greet", "utter_help", "utter_out_of_scope", "utter_thanks"})
+
+
+@dataclass(frozen=True)
+class Inbound:
+    """A message from a parent, already authenticated and decoded by its channel."""
+
+    channel: str
+    address: str
+    text: str
+    language_hint: str | None = None  # the language the parent picked in the interface
+
+
+@dataclass
+class Outcome:
+    """What one turn produced."""
+
+    replies: list[Reply]
+    text: str
+    language: str
+    intent: str | None
+    confidence: float | None
+    parse: ParseResult | None = None
+    events: list[str] = field(default_factory=list)
+
+
+class Assistant:
+    def __init__(
+        self,
+        *,
+        nlu: NLUEngine,
+        domain: Domain,
+        faq: dict[str, FaqEntry],
+        catalogs: Catalogs,
+        config: AssistantConfig,
+    ) -> None:
+        self.nlu = nlu
+        self.domain = domain
+        self.faq = faq
+        self.catalogs = catalogs
+        self.config = config
+        self.actions = registry(config.nlu.fallbacks_before_handover)
+
+    async def respond(self, state: ConversationState, inbound: Inbound) -> Outcome:
+        text = clean(inbound.text)
+        hint = inbound.language_hint if inbound.language_hint in self.config.languages else None
+        if hint and state.slots.get("ui_language") != hint:
+            # The parent picked a language in the interface: that is an explicit choice.
+            state.slots["ui_language"] = hint
+            state.language = hint
+        if len(text.encode("utf-8")) > self.config.messages.max_bytes:
+            return self._simple(state, text, "utter_too_long", intent=None)
+
+        keyword = keywords.match(text)
+        if keyword is not None:
+            return self._keyword(state, text, keyword)
+        if state.opted_out:
+            # STOP is honoured: nothing is sent until the parent writes START.
+            return Outcome([], text, self._language(state), None, None, events=["ignored:opted_out"])
+        if not text:
+            return self._simple(state, text, "utter_empty", intent=None)
+
+        parse = self._selected_button(state, text) or await self.nlu.parse(text)
+        self._update_language(state, parse, text)
+        language = self._language(state)
+        dispatcher = Dispatcher()
+        tracker = Tracker(state=state, message=parse, faq=self.faq, languages=self.config.languages)
+        with self.catalogs.use(language):
+            first_contact = not state.welcomed
+            if first_contact:
+                self.actions["action_welcome"].run(dispatcher, tracker, self.domain)
+            if not (first_contact and parse.intent == "greet" and parse.confidence >= 0.5):
+                self._decide(dispatcher, tracker, parse)
+            elif first_contact:
+                dispatcher.replies[-1] = Reply(dispatcher.replies[-1].text, tuple(topic_buttons(self.faq)))
+        state.remember_intent(parse.intent)
+        state.offered_buttons = [
+            {"title": b.title, "payload": b.payload} for b in dispatcher.last_buttons
+        ]
+        return Outcome(
+            replies=dispatcher.replies,
+            text=text,
+            language=self._language(state),
+            intent=parse.intent,
+            confidence=parse.confidence,
+            parse=parse,
+            events=tracker.events,
+        )
+
+    # -- steps ---------------------------------------------------------------------------
+
+    def _decide(self, dispatcher: Dispatcher, tracker: Tracker, parse: ParseResult) -> None:
+        state = tracker.state
+        threshold = self.config.nlu.fallback_threshold
+        if state.active_form is not None and self._continue_form(dispatcher, tracker, parse):
+            return
+        actions = self.domain.actions_for(parse.intent)
+        if parse.confidence < threshold or not actions:
+            self.actions["action_default_fallback"].run(dispatcher, tracker, self.domain)
+            return
+        if parse.intent not in ("affirm", "deny"):
+            state.fallback_count = 0
+        for name in actions:
+            self._run(name, dispatcher, tracker)
+
+    def _continue_form(self, dispatcher: Dispatcher, tracker: Tracker, parse: ParseResult) -> bool:
+        """Fill the requested slot from the message; False hands the message back to the rules."""
+        state = tracker.state
+        form = self.domain.forms[state.active_form or ""]
+        slot = state.requested_slot or form.required_slots[0]
+        value = parse.entity(self.domain.slot_entities.get(slot, slot))
+        if value is None:
+            confident_elsewhere = parse.confidence >= self.config.nlu.fallback_threshold
+            state.active_form = state.requested_slot = None
+            if confident_elsewhere and parse.intent != "change_language":
+                return False
+            self._run("utter_ask_" + slot, dispatcher, tracker)
+            state.active_form, state.requested_slot = form.name, slot
+            return True
+        state.slots[slot] = value
+        remaining = [s for s in form.required_slots if s not in state.slots or state.slots[s] is None]
+        if remaining:
+            state.requested_slot = remaining[0]
+            self._run("utter_ask_" + remaining[0], dispatcher, tracker)
+            return True
+        state.active_form = state.requested_slot = None
+        tracker.events.append(f"form_done:{form.name}")
+        for name in self.domain.form_rules.get(form.name, []):
+            self._run(name, dispatcher, tracker)
+        return True
+
+    def _run(self, name: str, dispatcher: Dispatcher, tracker: Tracker) -> None:
+        if name in self.actions:
+            self.actions[name].run(dispatcher, tracker, self.domain)
+        elif name == "utter_ask_language":
+            self.actions["action_change_language"].run(dispatcher, tracker, self.domain)
+        elif name in self.domain.responses:
+            buttons = topic_buttons(self.faq) if name in _WITH_TOPICS else None
+            utter(dispatcher, self.domain, name, buttons=buttons)
+        else:
+            log.error("rule names unknown action %s", name)
+
+    def _keyword(self, state: ConversationState, text: str, keyword: str) -> Outcome:
+        if keyword == keywords.STOP:
+            already = state.opted_out
+            state.opted_out = True
+            if already:  # one confirmation only
+                return Outcome([], text, self._language(state), "opt_out", 1.0, events=["keyword:stop"])
+            return self._simple(state, text, "utter_opted_out", intent="opt_out", event="keyword:stop")
+        if keyword == keywords.START:
+            state.opted_out = False
+            return self._simple(state, text, "utter_opted_in", intent=None, event="keyword:start")
+        return self._simple(state, text, "utter_keyword_help", intent="help", event="keyword:help")
+
+    def _simple(
+        self, state: ConversationState, text: str, response: str, *, intent: str | None, event: str = ""
+    ) -> Outcome:
+        dispatcher = Dispatcher()
+        language = self._language(state)
+        with self.catalogs.use(language):
+            buttons = topic_buttons(self.faq) if response == "utter_opted_in" else None
+            utter(dispatcher, self.domain, response, buttons=buttons)
+        state.offered_buttons = []
+        return Outcome(dispatcher.replies, text, language, intent, 1.0 if intent else None,
+                       events=[event] if event else [])
+
+    def _selected_button(self, state: ConversationState, text: str) -> ParseResult | None:
+        """A payload (`/faq_homework`, `/change_language{"language": "ar"}`) or a numbered choice."""
+        choice = _CHOICE.match(text)
+        if choice and state.offered_buttons:
+            index = int(choice.group(1)) - 1
+            if 0 <= index < len(state.offered_buttons):
+                text = state.offered_buttons[index]["payload"]
+        match = _PAYLOAD.match(text)
+        if match is None or match.group("intent") not in self.domain.intents:
+            return None
+        entities: list[Entity] = []
+        if match.group("entities"):
+            try:
+                values = json.loads(match.group("entities"))
+            except ValueError:
+                values = {}
+            if isinstance(values, dict):
+                entities = [Entity(str(k), str(v), 0, 0, 1.0, "payload") for k, v in values.items()]
+        language = state.language or self.config.default_language
+        return ParseResult(
+            text=text,
+            intent=match.group("intent"),
+            confidence=1.0,
+            ranking=[(match.group("intent"), 1.0)],
+            entities=entities,
+            language=language,
+            language_confidence=0.0,
+        )
+
+    def _update_language(self, state: ConversationState, parse: ParseResult, text: str) -> None:
+        detection = self.config.language_detection
+        detected, confidence = parse.language, parse.language_confidence
+        if detected not in self.config.languages or confidence == 0.0:
+            return
+        certain = is_arabic_script(text)
+        if state.language is None:
+            if certain or (confidence >= 0.5 and letters(text) >= 4):
+                state.language = detected
+            return
+        if detected != state.language and (
+            certain
+            or (confidence >= detection.switch_confidence and letters(text) >= detection.min_letters)
+        ):
+            state.language = detected
+
+    def _language(self, state: ConversationState) -> str:
+        return state.language or self.config.default_language

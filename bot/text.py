@@ -1,0 +1,113 @@
+"""Text hygiene and folding.
+
+`clean()` makes an inbound message safe to store and process (no control characters, no
+runaway whitespace). `fold()` maps a message to the form the NLU compares: lower case, no
+accents, Arabic without diacritics or letter variants, Turkish dotless i, repeated letters
+squeezed, punctuation as spaces, and common SMS spellings expanded.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]")
+_SPACES = re.compile(r"[ \t]+")
+_BLANK_LINES = re.compile(r"\n{3,}")
+_ARABIC_MARKS = re.compile(r"[\u0610-\u061a\u064b-\u065f\u0670\u06d6-\u06ed\u0640]")
+_ARABIC_LETTERS = str.maketrans({"أ": "ا", "إ": "ا", "آ": "ا", "ٱ": "ا", "ى": "ي", "ة": "ه", "ؤ": "و", "ئ": "ي"})
+_REPEATS = re.compile(r"(.)\1{2,}")
+_NON_WORD = re.compile(r"[^\w]+")
+_ARABIC_SCRIPT = re.compile(r"[\u0600-\u06ff\u0750-\u077f\ufb50-\ufdff\ufe70-\ufeff]")
+_LETTER = re.compile(r"[^\W\d_]")
+
+# SMS and chat spellings seen in parents' messages, expanded next to the original token so
+# that both forms feed the classifier. Keys are folded tokens.
+SMS_SPELLINGS: dict[str, str] = {
+    "mdp": "mot de passe",
+    "bjr": "bonjour",
+    "bsr": "bonsoir",
+    "slt": "salut",
+    "stp": "s il te plait",
+    "svp": "s il vous plait",
+    "jsp": "je sais pas",
+    "pk": "pourquoi",
+    "pq": "pourquoi",
+    "koi": "quoi",
+    "kan": "quand",
+    "qd": "quand",
+    "bcp": "beaucoup",
+    "pb": "probleme",
+    "pr": "pour",
+    "ds": "dans",
+    "dc": "donc",
+    "tt": "tout",
+    "jai": "j ai",
+    "jarrive": "j arrive",
+    "jarrivepas": "j arrive pas",
+    "cv": "ca va",
+    "mrc": "merci",
+    "educonect": "educonnect",
+    "educonet": "educonnect",
+    "educonnet": "educonnect",
+    "edukonekt": "educonnect",
+    "pronot": "pronote",
+    "pronotte": "pronote",
+    "thx": "thanks",
+    "ty": "thank you",
+    "pls": "please",
+    "plz": "please",
+    "u": "you",
+    "r": "are",
+    "cant": "can not",
+    "slm": "selam",
+    "mrb": "merhaba",
+    "tsk": "tesekkurler",
+    "tskler": "tesekkurler",
+    "sfr": "sifre",
+    "obg": "obrigado",
+    "vc": "voce",
+    "xq": "porque",
+    "porfa": "por favor",
+}
+
+
+def clean(text: str) -> str:
+    """Remove control and bidi-override characters, normalise Unicode and whitespace."""
+    text = unicodedata.normalize("NFC", text).replace("\r\n", "\n").replace("\r", "\n")
+    text = _CONTROL.sub("", text)
+    text = "\n".join(_SPACES.sub(" ", line).strip() for line in text.split("\n"))
+    return _BLANK_LINES.sub("\n\n", text).strip()
+
+
+def strip_accents(text: str) -> str:
+    decomposed = unicodedata.normalize("NFKD", text)
+    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+
+
+def fold(text: str, *, expand: bool = True) -> str:
+    """The comparison form of a message (see module docstring)."""
+    text = unicodedata.normalize("NFKC", text).replace("İ", "i").lower().replace("ı", "i")
+    text = _ARABIC_MARKS.sub("", text).translate(_ARABIC_LETTERS)
+    text = strip_accents(text)
+    text = _REPEATS.sub(r"\1\1", text)
+    tokens = _NON_WORD.sub(" ", text.replace("_", " ")).split()
+    if expand:
+        expanded: list[str] = []
+        for token in tokens:
+            expanded.append(token)
+            if token in SMS_SPELLINGS:
+                expanded.append(SMS_SPELLINGS[token])
+        tokens = expanded
+    return " ".join(tokens)
+
+
+def letters(text: str) -> int:
+    """How many letters (any script) a message has."""
+    return len(_LETTER.findall(text))
+
+
+def is_arabic_script(text: str) -> bool:
+    """True when most letters are Arabic script."""
+    total = letters(text)
+    return total > 0 and len(_ARABIC_SCRIPT.findall(text)) * 2 > total

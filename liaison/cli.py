@@ -1,0 +1,195 @@
+"""The `liaison` command.
+
+    liaison run                 serve the assistant on http://127.0.0.1:8000 (embedded PostgreSQL)
+    liaison chat                talk to the assistant in this terminal
+    liaison nlu train           train (or load the cached) embedded NLU model
+    liaison nlu parse           one message per stdin line -> one /model/parse JSON per line
+    liaison nlu evaluate FILE   accuracy, macro-F1 and confusions on Rasa YAML / TSV / a folder
+    liaison db upgrade|stop     migrate the database / stop the embedded server
+    liaison i18n extract|update|compile|check
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import sys
+import uuid
+from pathlib import Path
+
+from liaison.errors import LiaisonError
+from liaison.settings import ROOT, AssistantConfig, Settings, load_config, load_settings
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if not hasattr(args, "handler"):
+        parser.print_help()
+        return 2
+    try:
+        settings = load_settings()
+        logging.basicConfig(
+            level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+        )
+        config = load_config(settings.config_file)
+        result: int = args.handler(args, settings, config)
+        return result
+    except LiaisonError as error:
+        print(f"liaison: {error}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="liaison", description="Liaison, school-family assistant")
+    commands = parser.add_subparsers()
+
+    run = commands.add_parser("run", help="serve the web chat and APIs")
+    run.add_argument("--host", default=None)
+    run.add_argument("--port", type=int, default=None)
+    run.set_defaults(handler=_run)
+
+    chat = commands.add_parser("chat", help="talk to the assistant in the terminal")
+    chat.add_argument("--language", default=None, help="start in this language (fr, en, ar…)")
+    chat.set_defaults(handler=_chat)
+
+    nlu = commands.add_parser("nlu", help="the embedded NLU").add_subparsers()
+    nlu.add_parser("train").set_defaults(handler=_nlu_train)
+    nlu.add_parser("parse").set_defaults(handler=_nlu_parse)
+    evaluate = nlu.add_parser("evaluate")
+    evaluate.add_argument("file", type=Path)
+    evaluate.add_argument("--engine", choices=["embedded"], default="embedded")
+    evaluate.set_defaults(handler=_nlu_evaluate)
+
+    db = commands.add_parser("db", help="the database").add_subparsers()
+    db.add_parser("upgrade").set_defaults(handler=_db_upgrade)
+    db.add_parser("stop").set_defaults(handler=_db_stop)
+
+    i18n = commands.add_parser("i18n", help="gettext catalogs").add_subparsers()
+    for name in ("extract", "update", "compile", "check"):
+        i18n.add_parser(name).set_defaults(handler=_i18n, action=name)
+    return parser
+
+
+def _run(args: argparse.Namespace, settings: Settings, config: AssistantConfig) -> int:
+    import uvicorn
+
+    from liaison.app import build_runtime, create_app
+    from liaison.database import migrate, open_database
+
+    database = open_database(settings)
+    migrate(database)
+    runtime = build_runtime(settings, config)
+    host, port = args.host or settings.host, args.port or settings.port
+    print(f"\n  Liaison is running: open http://{host}:{port} in a browser.")
+    print("  Stop it with Ctrl+C.\n", flush=True)
+    uvicorn.run(create_app(database, runtime), host=host, port=port, log_level="warning",
+                access_log=False)
+    return 0
+
+
+def _chat(args: argparse.Namespace, settings: Settings, config: AssistantConfig) -> int:
+    from bot.assistant import Inbound
+    from bot.store import Conversations
+    from liaison.app import build_runtime
+    from liaison.database import migrate, open_database
+
+    database = open_database(settings)
+    migrate(database)
+    runtime = build_runtime(settings, config)
+    sender = f"terminal-{uuid.uuid4()}"
+
+    async def loop() -> None:
+        engine = database.async_engine(pool_size=1)
+        conversations = Conversations(engine, runtime.assistant)
+        print("Liaison — écrivez votre message (Ctrl+D pour quitter).")
+        try:
+            while True:
+                try:
+                    line = await asyncio.to_thread(input, "> ")
+                except EOFError:
+                    break
+                outcome = await conversations.handle(
+                    Inbound("terminal", sender, line, language_hint=args.language)
+                )
+                for reply in outcome.replies:
+                    print(reply.text)
+                    for number, button in enumerate(reply.buttons, start=1):
+                        print(f"  {number}. {button.title}")
+        finally:
+            await engine.dispose()
+
+    asyncio.run(loop())
+    return 0
+
+
+def _engine(settings: Settings):  # type: ignore[no-untyped-def]
+    from bot.nlu.embedded import load_or_train
+
+    return load_or_train(ROOT / "bot" / "data" / "nlu", settings.data_dir / "models")
+
+
+def _nlu_train(args: argparse.Namespace, settings: Settings, config: AssistantConfig) -> int:
+    engine = _engine(settings)
+    print(f"model {engine.model.fingerprint}: {len(engine.intent_names)} intents, "
+          f"trained in {engine.model.training_seconds:.2f} s")
+    return 0
+
+
+def _nlu_parse(args: argparse.Namespace, settings: Settings, config: AssistantConfig) -> int:
+    engine = _engine(settings)
+    for line in sys.stdin:
+        text = line.rstrip("\n")
+        print(json.dumps(engine.parse_sync(text).to_rasa(), ensure_ascii=False), flush=True)
+    return 0
+
+
+def _nlu_evaluate(args: argparse.Namespace, settings: Settings, config: AssistantConfig) -> int:
+    from bot.nlu.data import load_examples
+    from bot.nlu.evaluate import evaluate
+
+    engine = _engine(settings)
+    result = asyncio.run(evaluate(engine, load_examples(args.file)))
+    print(f"engine: {engine.name}")
+    print(result.report())
+    return 0
+
+
+def _db_upgrade(args: argparse.Namespace, settings: Settings, config: AssistantConfig) -> int:
+    from liaison.database import migrate, open_database
+
+    migrate(open_database(settings))
+    print("database is up to date")
+    return 0
+
+
+def _db_stop(args: argparse.Namespace, settings: Settings, config: AssistantConfig) -> int:
+    from liaison.database import stop_embedded
+
+    stopped = stop_embedded(settings.data_dir / "postgres")
+    print("embedded PostgreSQL stopped" if stopped else "embedded PostgreSQL was not running")
+    return 0
+
+
+def _i18n(args: argparse.Namespace, settings: Settings, config: AssistantConfig) -> int:
+    from liaison import catalogs
+
+    if args.action == "extract":
+        catalogs.write_pot(catalogs.extract())
+    elif args.action == "update":
+        catalogs.update(config.languages)
+    elif args.action == "compile":
+        catalogs.compile_all(config.languages)
+    else:
+        problems = catalogs.check(config.languages)
+        for problem in problems:
+            print(problem)
+        if problems:
+            print(f"{len(problems)} catalog problem(s)")
+            return 1
+        print("catalogs complete")
+    return 0

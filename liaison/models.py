@@ -1,0 +1,97 @@
+"""The tables. SQLModel declares them; Alembic (liaison/migrations) owns the schema.
+
+Timestamps are timezone-aware UTC. Parents' data is kept to what the conversation needs: a
+channel address (phone number in E.164 for SMS, chat id for Telegram, a random id for the web),
+a preferred language, the opt-out, and the turns of the conversation.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlmodel import Field, SQLModel
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def _timestamp(nullable: bool = False) -> Any:
+    return Field(
+        default=None if nullable else None,
+        sa_column=Column(DateTime(timezone=True), nullable=nullable),
+    )
+
+
+class Contact(SQLModel, table=True):
+    """A parent as seen by one channel: one row per (channel, address)."""
+
+    __tablename__ = "contact"
+    __table_args__ = (UniqueConstraint("channel", "address", name="uq_contact_channel_address"),)
+
+    id: int | None = Field(default=None, sa_column=Column(BigInteger, primary_key=True))
+    channel: str = Field(sa_column=Column(String(16), nullable=False))
+    address: str = Field(sa_column=Column(String(128), nullable=False))
+    language: str | None = Field(default=None, sa_column=Column(String(8), nullable=True))
+    opted_out_at: datetime | None = _timestamp(nullable=True)
+    created_at: datetime = _timestamp()
+    last_seen_at: datetime = _timestamp()
+
+
+class Conversation(SQLModel, table=True):
+    """Where the dialogue with a contact stands; any process can continue it."""
+
+    __tablename__ = "conversation"
+
+    contact_id: int = Field(
+        sa_column=Column(
+            BigInteger, ForeignKey("contact.id", ondelete="CASCADE"), primary_key=True
+        )
+    )
+    welcomed: bool = Field(default=False)
+    active_form: str | None = Field(default=None, sa_column=Column(String(64), nullable=True))
+    requested_slot: str | None = Field(default=None, sa_column=Column(String(64), nullable=True))
+    slots: dict[str, Any] = Field(
+        default_factory=dict, sa_column=Column(JSONB, nullable=False, server_default="{}")
+    )
+    last_intents: list[str] = Field(
+        default_factory=list, sa_column=Column(JSONB, nullable=False, server_default="[]")
+    )
+    offered_buttons: list[dict[str, str]] = Field(
+        default_factory=list, sa_column=Column(JSONB, nullable=False, server_default="[]")
+    )
+    fallback_count: int = Field(default=0, sa_column=Column(Integer, nullable=False))
+    handover_requested_at: datetime | None = _timestamp(nullable=True)
+    updated_at: datetime = _timestamp()
+
+
+class Turn(SQLModel, table=True):
+    """One message in or out, with what the assistant understood of it."""
+
+    __tablename__ = "turn"
+    __table_args__ = (Index("ix_turn_contact_created", "contact_id", "created_at"),)
+
+    id: int | None = Field(default=None, sa_column=Column(BigInteger, primary_key=True))
+    contact_id: int = Field(
+        sa_column=Column(BigInteger, ForeignKey("contact.id", ondelete="CASCADE"), nullable=False)
+    )
+    direction: str = Field(sa_column=Column(String(3), nullable=False))  # "in" | "out"
+    channel: str = Field(sa_column=Column(String(16), nullable=False))
+    text: str = Field(sa_column=Column(Text, nullable=False))
+    language: str | None = Field(default=None, sa_column=Column(String(8), nullable=True))
+    intent: str | None = Field(default=None, sa_column=Column(String(64), nullable=True))
+    confidence: float | None = Field(default=None)
+    created_at: datetime = _timestamp()
