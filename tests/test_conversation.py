@@ -1,0 +1,218 @@
+"""Conversations through the whole core and a real PostgreSQL, read as tables:
+(the parent says, the assistant answers)."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from bot.assistant import Inbound, Outcome
+from bot.store import Conversations
+
+
+async def say(
+    conversations: Conversations, sender: str, message: str, language: str | None = None
+) -> Outcome:
+    return await conversations.handle(Inbound("web", sender, message, language_hint=language))
+
+
+def joined(outcome: Outcome) -> str:
+    return "\n".join(reply.text for reply in outcome.replies).lower()
+
+
+# (the parent says, intent understood, words the answer must contain, language of the answer)
+FIRST_MESSAGES = [
+    ("bonjour", "greet", ["assistant automatique", "stop"], "fr"),
+    ("j'arrive pas à activer mon compte educonnect", "faq_educonnect", ["educonnect.education.gouv.fr"], "fr"),
+    ("كيف أفعل حساب إديكونيكت", "faq_educonnect", ["educonnect.education.gouv.fr"], "ar"),
+    ("g oublié mon mdp pronote", "faq_password_reset", ["oublié"], "fr"),
+    ("ENT'ye nasıl giriş yaparım", "faq_ent_login", ["ent"], "tr"),
+    ("no puedo ver las notas de mi hijo en pronote", "faq_pronote_grades", ["pronote"], "es"),
+]
+
+
+@pytest.mark.parametrize(("message", "intent", "expected", "language"), FIRST_MESSAGES)
+async def test_first_message_is_welcomed_and_answered(
+    conversations: Conversations, sender: str, message: str, intent: str,
+    expected: list[str], language: str,
+) -> None:
+    outcome = await say(conversations, sender, message)
+    assert outcome.intent == intent
+    assert outcome.language == language
+    answer = joined(outcome)
+    for word in expected:
+        assert word in answer
+    # The first reply is the welcome: an automatic assistant, a person can take over, STOP.
+    assert "STOP" in outcome.replies[0].text
+
+
+async def test_welcome_only_once(conversations: Conversations, sender: str) -> None:
+    first = await say(conversations, sender, "bonjour")
+    second = await say(conversations, sender, "bonjour")
+    assert "STOP" in first.replies[0].text
+    assert all("STOP" not in reply.text for reply in second.replies)
+    assert second.replies[-1].buttons, "greeting offers the topics"
+
+
+async def test_arabic_answer_is_in_arabic(conversations: Conversations, sender: str) -> None:
+    outcome = await say(conversations, sender, "نسيت كلمة السر ديال pronote")
+    assert outcome.language == "ar"
+    assert any("\u0600" <= ch <= "\u06ff" for ch in outcome.replies[-1].text)
+
+
+async def test_language_is_sticky_for_short_messages(conversations: Conversations, sender: str) -> None:
+    await say(conversations, sender, "Merhaba, çocuğumun notlarını nasıl görebilirim?")
+    for short in ("ok", "1", "evet", "bjr"):
+        outcome = await say(conversations, sender, short)
+        assert outcome.language == "tr", short
+
+
+async def test_confident_other_language_switches(conversations: Conversations, sender: str) -> None:
+    await say(conversations, sender, "bonjour, je voudrais voir les devoirs de ma fille")
+    outcome = await say(conversations, sender, "Hello, how can I see my son's homework online please?")
+    assert outcome.language == "en"
+
+
+async def test_change_language_with_and_without_a_name(conversations: Conversations, sender: str) -> None:
+    await say(conversations, sender, "bonjour")
+    named = await say(conversations, sender, "parlez en arabe svp")
+    assert named.language == "ar"
+    asked = await say(conversations, sender, "/change_language")
+    assert len(asked.replies[-1].buttons) == 6, "the six languages are offered"
+    chosen = await say(conversations, sender, "4")  # Türkçe is the fourth
+    assert chosen.language == "tr"
+
+
+async def test_language_picker_hint_is_an_explicit_choice(conversations: Conversations, sender: str) -> None:
+    outcome = await say(conversations, sender, "/greet", language="pt")
+    assert outcome.language == "pt"
+
+
+# (payload or number, expected intent) after a greeting that shows the topic buttons
+async def test_button_payloads_and_numbered_choices(conversations: Conversations, sender: str) -> None:
+    greeting = await say(conversations, sender, "bonjour")
+    buttons = greeting.replies[-1].buttons
+    by_payload = await say(conversations, sender, "/faq_homework")
+    assert by_payload.intent == "faq_homework" and by_payload.confidence == 1.0
+    again = await say(conversations, sender, "bonjour")
+    assert again.replies[-1].buttons == buttons
+    by_number = await say(conversations, sender, " 2. ")
+    assert by_number.intent == buttons[1].payload.lstrip("/")
+
+
+async def test_two_fallbacks_offer_a_person_and_yes_hands_over(
+    conversations: Conversations, sender: str, engine: AsyncEngine
+) -> None:
+    await say(conversations, sender, "bonjour")
+    first = await say(conversations, sender, "zzkq wpx vvb")
+    assert first.confidence is not None and first.confidence < 0.4
+    assert len(first.replies[-1].buttons) >= 5, "fallback shows the main topics"
+    second = await say(conversations, sender, "qqq xxjj")
+    payloads = [b.payload for b in second.replies[-1].buttons]
+    assert "/human_handover" in payloads and len(payloads) == 2
+    yes = await say(conversations, sender, "oui")
+    assert "transmise" in joined(yes)
+    async with engine.connect() as connection:
+        handover = await connection.scalar(
+            text(
+                "SELECT handover_requested_at IS NOT NULL FROM conversation JOIN contact c "
+                "ON c.id = contact_id WHERE c.address = :a"
+            ),
+            {"a": sender},
+        )
+    assert handover is True
+
+
+async def test_stop_is_honoured_until_start(conversations: Conversations, sender: str) -> None:
+    await say(conversations, sender, "bonjour")
+    stop = await say(conversations, sender, "Arrêt")
+    assert "START" in joined(stop).upper()
+    assert (await say(conversations, sender, "comment voir les notes ?")).replies == []
+    assert (await say(conversations, sender, "STOP")).replies == [], "one confirmation only"
+    start = await say(conversations, sender, "start")
+    assert start.replies
+    assert (await say(conversations, sender, "devoirs")).replies
+
+
+async def test_opt_out_intent_stops_messages(conversations: Conversations, sender: str) -> None:
+    await say(conversations, sender, "bonjour")
+    await say(conversations, sender, "je ne veux plus recevoir vos messages")
+    assert (await say(conversations, sender, "bonjour")).replies == []
+
+
+async def test_help_keyword_says_who_we_are(conversations: Conversations, sender: str) -> None:
+    outcome = await say(conversations, sender, "AIDE")
+    assert "STOP" in outcome.replies[0].text and "assistant" in joined(outcome)
+
+
+# Bad input: a polite reply, never a crash.
+@pytest.mark.parametrize(
+    ("message", "expected"),
+    [
+        ("", "pas reçu de texte"),
+        ("   \n\t  ", "pas reçu de texte"),
+        ("\x00\x07\x1b", "pas reçu de texte"),
+        ("x" * 5000, "trop long"),
+        ("🙂🙂🙂", "sujet"),
+    ],
+)
+async def test_bad_input_gets_a_polite_reply(
+    conversations: Conversations, sender: str, message: str, expected: str
+) -> None:
+    await say(conversations, sender, "bonjour")
+    outcome = await say(conversations, sender, message)
+    assert expected in joined(outcome)
+
+
+async def test_every_turn_is_stored_with_its_understanding(
+    conversations: Conversations, sender: str, engine: AsyncEngine
+) -> None:
+    await say(conversations, sender, "mot de passe oublié")
+    async with engine.connect() as connection:
+        rows = (
+            await connection.execute(
+                text(
+                    "SELECT direction, channel, language, intent, confidence FROM turn t "
+                    "JOIN contact c ON c.id = t.contact_id WHERE c.address = :a ORDER BY t.id"
+                ),
+                {"a": sender},
+            )
+        ).all()
+    assert rows[0].direction == "in" and rows[0].intent == "faq_password_reset"
+    assert rows[0].confidence > 0.4 and rows[0].language == "fr" and rows[0].channel == "web"
+    assert len(rows) >= 3 and all(row.direction == "out" for row in rows[1:])
+
+
+async def test_concurrent_messages_from_one_parent_are_serialised(
+    conversations: Conversations, sender: str, engine: AsyncEngine
+) -> None:
+    messages = ["bonjour", "devoirs", "notes", "absence", "merci"]
+    await asyncio.gather(*(say(conversations, sender, m) for m in messages))
+    async with engine.connect() as connection:
+        contacts = await connection.scalar(
+            text("SELECT count(*) FROM contact WHERE address = :a"), {"a": sender}
+        )
+        inbound = await connection.scalar(
+            text(
+                "SELECT count(*) FROM turn t JOIN contact c ON c.id = t.contact_id "
+                "WHERE c.address = :a AND direction = 'in'"
+            ),
+            {"a": sender},
+        )
+        welcomes = await connection.scalar(
+            text(
+                "SELECT count(*) FROM turn t JOIN contact c ON c.id = t.contact_id "
+                "WHERE c.address = :a AND direction = 'out' AND text LIKE '%STOP%'"
+            ),
+            {"a": sender},
+        )
+    assert (contacts, inbound, welcomes) == (1, 5, 1)
+
+
+async def test_html_is_stored_and_returned_as_text(conversations: Conversations, sender: str) -> None:
+    outcome = await say(conversations, sender, "<script>alert(1)</script> notes pronote")
+    assert outcome.text.startswith("<script>")  # the page escapes it; the core keeps it as text
+    assert outcome.replies
