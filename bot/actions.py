@@ -54,7 +54,9 @@ def render(template: ResponseTemplate, **values: str) -> tuple[str, list[Button]
     return text, [Button(_(title), payload) for title, payload in template.buttons]
 
 
-def utter(dispatcher: Dispatcher, domain: Domain, name: str, *, buttons: list[Button] | None = None) -> None:
+def utter(
+    dispatcher: Dispatcher, domain: Domain, name: str, *, buttons: list[Button] | None = None
+) -> None:
     text, own_buttons = render(domain.responses[name])
     dispatcher.utter_message(text, buttons if buttons is not None else own_buttons)
 
@@ -102,7 +104,11 @@ class ActionChangeLanguage(Action):
     def run(self, dispatcher: Dispatcher, tracker: Tracker, domain: Domain) -> None:
         wanted = tracker.message.entity("language")
         message = tracker.message
-        if wanted is None and message.language != tracker.state.language and message.language_confidence >= 0.5:
+        if (
+            wanted is None
+            and message.language != tracker.state.language
+            and message.language_confidence >= 0.5
+        ):
             wanted = message.language
         if wanted in tracker.languages:
             tracker.state.slots["language"] = wanted
@@ -156,7 +162,7 @@ class ActionHumanHandover(Action):
 
 
 class ActionAffirm(Action):
-    """"Yes" accepts what the last message offered (a person), else asks for the question."""
+    """ "Yes" accepts what the last message offered (a person), else asks for the question."""
 
     name = "action_affirm"
 

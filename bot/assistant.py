@@ -86,7 +86,9 @@ class Assistant:
             return self._keyword(state, text, keyword)
         if state.opted_out:
             # STOP is honoured: nothing is sent until the parent writes START.
-            return Outcome([], text, self._language(state), None, None, events=["ignored:opted_out"])
+            return Outcome(
+                [], text, self._language(state), None, None, events=["ignored:opted_out"]
+            )
         if not text:
             return self._simple(state, text, "utter_empty", intent=None)
 
@@ -102,7 +104,9 @@ class Assistant:
             if not (first_contact and parse.intent == "greet" and parse.confidence >= 0.5):
                 self._decide(dispatcher, tracker, parse)
             elif first_contact:
-                dispatcher.replies[-1] = Reply(dispatcher.replies[-1].text, tuple(topic_buttons(self.faq)))
+                dispatcher.replies[-1] = Reply(
+                    dispatcher.replies[-1].text, tuple(topic_buttons(self.faq))
+                )
         state.remember_intent(parse.intent)
         state.offered_buttons = [
             {"title": b.title, "payload": b.payload} for b in dispatcher.last_buttons
@@ -148,7 +152,9 @@ class Assistant:
             state.active_form, state.requested_slot = form.name, slot
             return True
         state.slots[slot] = value
-        remaining = [s for s in form.required_slots if s not in state.slots or state.slots[s] is None]
+        remaining = [
+            s for s in form.required_slots if s not in state.slots or state.slots[s] is None
+        ]
         if remaining:
             state.requested_slot = remaining[0]
             self._run("utter_ask_" + remaining[0], dispatcher, tracker)
@@ -175,15 +181,25 @@ class Assistant:
             already = state.opted_out
             state.opted_out = True
             if already:  # one confirmation only
-                return Outcome([], text, self._language(state), "opt_out", 1.0, events=["keyword:stop"])
-            return self._simple(state, text, "utter_opted_out", intent="opt_out", event="keyword:stop")
+                return Outcome(
+                    [], text, self._language(state), "opt_out", 1.0, events=["keyword:stop"]
+                )
+            return self._simple(
+                state, text, "utter_opted_out", intent="opt_out", event="keyword:stop"
+            )
         if keyword == keywords.START:
             state.opted_out = False
             return self._simple(state, text, "utter_opted_in", intent=None, event="keyword:start")
         return self._simple(state, text, "utter_keyword_help", intent="help", event="keyword:help")
 
     def _simple(
-        self, state: ConversationState, text: str, response: str, *, intent: str | None, event: str = ""
+        self,
+        state: ConversationState,
+        text: str,
+        response: str,
+        *,
+        intent: str | None,
+        event: str = "",
     ) -> Outcome:
         dispatcher = Dispatcher()
         language = self._language(state)
@@ -191,11 +207,17 @@ class Assistant:
             buttons = topic_buttons(self.faq) if response == "utter_opted_in" else None
             utter(dispatcher, self.domain, response, buttons=buttons)
         state.offered_buttons = []
-        return Outcome(dispatcher.replies, text, language, intent, 1.0 if intent else None,
-                       events=[event] if event else [])
+        return Outcome(
+            dispatcher.replies,
+            text,
+            language,
+            intent,
+            1.0 if intent else None,
+            events=[event] if event else [],
+        )
 
     def _selected_button(self, state: ConversationState, text: str) -> ParseResult | None:
-        """A payload (`/faq_homework`, `/change_language{"language": "ar"}`) or a numbered choice."""
+        """A payload (`/faq_homework`, `/change_language{"language": "ar"}`) or a number."""
         choice = _CHOICE.match(text)
         if choice and state.offered_buttons:
             index = int(choice.group(1)) - 1
@@ -235,7 +257,9 @@ class Assistant:
             return
         if detected != state.language and (
             certain
-            or (confidence >= detection.switch_confidence and letters(text) >= detection.min_letters)
+            or (
+                confidence >= detection.switch_confidence and letters(text) >= detection.min_letters
+            )
         ):
             state.language = detected
 

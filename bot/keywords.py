@@ -12,7 +12,10 @@ START = "start"
 HELP = "help"
 
 _KEYWORDS: dict[str, str] = {
-    **{word: STOP for word in ("stop", "stopall", "unsubscribe", "end", "quit", "cancel", "arret", "arreter")},
+    **{
+        word: STOP
+        for word in ("stop", "stopall", "unsubscribe", "end", "quit", "cancel", "arret", "arreter")
+    },
     **{word: START for word in ("start", "unstop", "yes start")},
     **{word: HELP for word in ("aide", "help", "info")},
 }

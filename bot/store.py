@@ -43,9 +43,7 @@ async def _load(
     upsert = (
         pg_insert(contact_table)
         .values(channel=inbound.channel, address=inbound.address, created_at=now, last_seen_at=now)
-        .on_conflict_do_update(
-            constraint="uq_contact_channel_address", set_={"last_seen_at": now}
-        )
+        .on_conflict_do_update(constraint="uq_contact_channel_address", set_={"last_seen_at": now})
         .returning(contact_table.c.id, contact_table.c.language, contact_table.c.opted_out_at)
     )
     contact = (await connection.execute(upsert)).one()

@@ -90,8 +90,8 @@ class WebChannel(Channel):
     async def page(self, request: Request) -> Response:
         lang = request.query_params.get("lang", "")
         if lang not in self.languages:
-            lang = _accepted_language(request.headers.get("accept-language", ""), self.languages)
-            lang = lang or self.default_language
+            accepted = _accepted_language(request.headers.get("accept-language", ""), self.languages)
+            lang = accepted or self.default_language
         translations = self.catalogs.get(lang)
         template = self.templates.get_template("chat.html")
         html = template.render(
@@ -183,10 +183,16 @@ async def _json_object(request: Request, limit: int) -> dict[str, Any]:
 
 
 def _error(error: InboundError) -> JSONResponse:
-    status = 422 if error.code.startswith("invalid_") and error.code not in (
-        "invalid_json",
-        "invalid_encoding",
-    ) else error.status
+    status = (
+        422
+        if error.code.startswith("invalid_")
+        and error.code
+        not in (
+            "invalid_json",
+            "invalid_encoding",
+        )
+        else error.status
+    )
     return JSONResponse({"error": error.code, "message": str(error)}, status_code=status)
 
 

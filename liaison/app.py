@@ -40,7 +40,9 @@ class Runtime:
     assistant: Assistant
 
 
-def build_runtime(settings: Settings, config: AssistantConfig, *, bot_dir: Path = BOT_DIR) -> Runtime:
+def build_runtime(
+    settings: Settings, config: AssistantConfig, *, bot_dir: Path = BOT_DIR
+) -> Runtime:
     nlu = load_or_train(bot_dir / "data" / "nlu", settings.data_dir / "models")
     catalogs = Catalogs.load(config.languages)
     assistant = Assistant(
@@ -74,8 +76,11 @@ def create_app(database: Database, runtime: Runtime) -> Starlette:
         state["engine"] = engine
         for channel in channels_for(runtime, engine):
             app.router.routes.extend(channel.routes())
-        log.info("Liaison ready: %d intents, languages %s", len(runtime.nlu.intent_names),
-                 ", ".join(runtime.config.languages))
+        log.info(
+            "Liaison ready: %d intents, languages %s",
+            len(runtime.nlu.intent_names),
+            ", ".join(runtime.config.languages),
+        )
         try:
             yield
         finally:

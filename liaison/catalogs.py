@@ -22,7 +22,7 @@ from babel.messages.pofile import read_po, write_po
 from liaison.i18n import DOMAIN, LOCALES, SOURCE_LANGUAGE
 from liaison.settings import ROOT
 
-PYTHON_SOURCES = ("bot", "channels", "liaison", "workshops")
+PYTHON_SOURCES = ("bot", "channels", "liaison")
 TEMPLATE_SOURCES = ("channels/templates",)
 POT = LOCALES / f"{DOMAIN}.pot"
 _PLACEHOLDER = re.compile(r"\{[a-z_]*\}")
@@ -50,8 +50,13 @@ _TRANSLATED_KEYS = frozenset({"text", "title", "answer", "steps", "if_it_fails"}
 
 
 def extract() -> Catalog:
-    catalog = Catalog(project="Liaison", locale=SOURCE_LANGUAGE, charset="utf-8",
-                      fuzzy=False, header_comment="# Liaison's parent-facing words (source: French).")
+    catalog = Catalog(
+        project="Liaison",
+        locale=SOURCE_LANGUAGE,
+        charset="utf-8",
+        fuzzy=False,
+        header_comment="# Liaison's parent-facing words (source: French).",
+    )
     for folder in PYTHON_SOURCES:
         for path in sorted((ROOT / folder).rglob("*.py")):
             for line, message, comments, _context in extract_from_file(
@@ -62,7 +67,9 @@ def extract() -> Catalog:
     for folder in TEMPLATE_SOURCES:
         for path in sorted((ROOT / folder).rglob("*.html")):
             for line, message, comments, _context in extract_from_file(
-                "jinja2", str(path), keywords={"_": None, "gettext": None},
+                "jinja2",
+                str(path),
+                keywords={"_": None, "gettext": None},
                 options={"extensions": "jinja2.ext.i18n"},
             ):
                 if isinstance(message, str) and message:
@@ -81,8 +88,7 @@ def _rel(path: Path) -> str:
 def write_pot(catalog: Catalog, path: Path = POT) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     buffer = io.BytesIO()
-    write_po(buffer, catalog, omit_header=False, sort_output=True, width=100,
-             include_lineno=False)
+    write_po(buffer, catalog, omit_header=False, sort_output=True, width=100, include_lineno=False)
     path.write_bytes(_strip_dates(buffer.getvalue()))
 
 

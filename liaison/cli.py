@@ -1,12 +1,12 @@
 """The `liaison` command.
 
-    liaison run                 serve the assistant on http://127.0.0.1:8000 (embedded PostgreSQL)
-    liaison chat                talk to the assistant in this terminal
-    liaison nlu train           train (or load the cached) embedded NLU model
-    liaison nlu parse           one message per stdin line -> one /model/parse JSON per line
-    liaison nlu evaluate FILE   accuracy, macro-F1 and confusions on Rasa YAML / TSV / a folder
-    liaison db upgrade|stop     migrate the database / stop the embedded server
-    liaison i18n extract|update|compile|check
+liaison run                 serve the assistant on http://127.0.0.1:8000 (embedded PostgreSQL)
+liaison chat                talk to the assistant in this terminal
+liaison nlu train           train (or load the cached) embedded NLU model
+liaison nlu parse           one message per stdin line -> one /model/parse JSON per line
+liaison nlu evaluate FILE   accuracy, macro-F1 and confusions on Rasa YAML / TSV / a folder
+liaison db upgrade|stop     migrate the database / stop the embedded server
+liaison i18n extract|update|compile|check
 """
 
 from __future__ import annotations
@@ -87,8 +87,9 @@ def _run(args: argparse.Namespace, settings: Settings, config: AssistantConfig) 
     host, port = args.host or settings.host, args.port or settings.port
     print(f"\n  Liaison is running: open http://{host}:{port} in a browser.")
     print("  Stop it with Ctrl+C.\n", flush=True)
-    uvicorn.run(create_app(database, runtime), host=host, port=port, log_level="warning",
-                access_log=False)
+    uvicorn.run(
+        create_app(database, runtime), host=host, port=port, log_level="warning", access_log=False
+    )
     return 0
 
 
@@ -135,8 +136,10 @@ def _engine(settings: Settings):  # type: ignore[no-untyped-def]
 
 def _nlu_train(args: argparse.Namespace, settings: Settings, config: AssistantConfig) -> int:
     engine = _engine(settings)
-    print(f"model {engine.model.fingerprint}: {len(engine.intent_names)} intents, "
-          f"trained in {engine.model.training_seconds:.2f} s")
+    print(
+        f"model {engine.model.fingerprint}: {len(engine.intent_names)} intents, "
+        f"trained in {engine.model.training_seconds:.2f} s"
+    )
     return 0
 
 

@@ -1,14 +1,14 @@
 """Liaison's exceptions, one tree rooted at `LiaisonError`.
 
-    LiaisonError
-    ├── ConfigError            a setting or config.yml key is missing or invalid (names the key)
-    ├── DatabaseError          the database cannot be reached or started
-    ├── CatalogError           a gettext catalog is missing or broken
-    ├── NLUError               the NLU cannot be trained or loaded
-    │   └── TrainingDataError  a training file is malformed (names the file)
-    └── InboundError           a message from a channel is refused (carries an HTTP status)
-        ├── BadRequest         400/422: not JSON, wrong types, bad sender
-        └── MessageTooLarge    413: over the configured size
+LiaisonError
+├── ConfigError            a setting or config.yml key is missing or invalid (names the key)
+├── DatabaseError          the database cannot be reached or started
+├── CatalogError           a gettext catalog is missing or broken
+├── NLUError               the NLU cannot be trained or loaded
+│   └── TrainingDataError  a training file is malformed (names the file)
+└── InboundError           a message from a channel is refused (carries an HTTP status)
+    ├── BadRequest         400/422: not JSON, wrong types, bad sender
+    └── MessageTooLarge    413: over the configured size
 """
 
 from __future__ import annotations

@@ -87,29 +87,30 @@ def _read(directory: Path, code: str) -> _gettext.NullTranslations:
         raise CatalogError(f"catalog for {code!r} in {folder} is unreadable: {exc}") from exc
 
 
-_current: ContextVar[_gettext.NullTranslations] = ContextVar(
-    "liaison_translations", default=_gettext.NullTranslations()
+_SOURCE = _gettext.NullTranslations()
+_current: ContextVar[_gettext.NullTranslations | None] = ContextVar(
+    "liaison_translations", default=None
 )
 
 
-_catalogs: ContextVar[Catalogs] = ContextVar("liaison_catalogs", default=Catalogs())
+_catalogs: ContextVar[Catalogs | None] = ContextVar("liaison_catalogs", default=None)
 
 
 def current_catalogs() -> Catalogs:
     """The catalogs of the turn being handled (to switch language mid-turn)."""
-    return _catalogs.get()
+    return _catalogs.get() or Catalogs()
 
 
 def gettext(message: str) -> str:
     """Translate `message` (French source) for the reader of the current turn."""
-    return _current.get().gettext(message) if message else message
+    return (_current.get() or _SOURCE).gettext(message) if message else message
 
 
 def ngettext(singular: str, plural: str, n: int) -> str:
-    return _current.get().ngettext(singular, plural, n)
+    return (_current.get() or _SOURCE).ngettext(singular, plural, n)
 
 
-def N_(message: str) -> str:  # noqa: N802 - gettext's conventional marker name
+def N_(message: str) -> str:
     """Mark a string for extraction without translating it now."""
     return message
 

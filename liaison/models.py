@@ -31,7 +31,7 @@ def utcnow() -> datetime:
 
 def _timestamp(nullable: bool = False) -> Any:
     return Field(
-        default=None if nullable else None,
+        default=None,
         sa_column=Column(DateTime(timezone=True), nullable=nullable),
     )
 
@@ -57,9 +57,7 @@ class Conversation(SQLModel, table=True):
     __tablename__ = "conversation"
 
     contact_id: int = Field(
-        sa_column=Column(
-            BigInteger, ForeignKey("contact.id", ondelete="CASCADE"), primary_key=True
-        )
+        sa_column=Column(BigInteger, ForeignKey("contact.id", ondelete="CASCADE"), primary_key=True)
     )
     welcomed: bool = Field(default=False)
     active_form: str | None = Field(default=None, sa_column=Column(String(64), nullable=True))

@@ -81,7 +81,10 @@ def live_server_url(database: Database, runtime: Runtime) -> Iterator[str]:
     """The real app under uvicorn, in a thread, on a free loopback port."""
     port = _free_port()
     config = uvicorn.Config(
-        create_app(database, runtime), host="127.0.0.1", port=port, log_level="warning",
+        create_app(database, runtime),
+        host="127.0.0.1",
+        port=port,
+        log_level="warning",
         lifespan="on",
     )
     server = uvicorn.Server(config)

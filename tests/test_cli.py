@@ -15,8 +15,14 @@ LIAISON = [sys.executable, "-m", "liaison"]
 def run(*args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "LIAISON_LOG_LEVEL": "WARNING"}
     return subprocess.run(
-        [*LIAISON, *args], input=stdin, capture_output=True, text=True, cwd=ROOT, env=env,
-        timeout=300, check=False,
+        [*LIAISON, *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env=env,
+        timeout=300,
+        check=False,
     )
 
 

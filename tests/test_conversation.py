@@ -26,7 +26,12 @@ def joined(outcome: Outcome) -> str:
 # (the parent says, intent understood, words the answer must contain, language of the answer)
 FIRST_MESSAGES = [
     ("bonjour", "greet", ["assistant automatique", "stop"], "fr"),
-    ("j'arrive pas à activer mon compte educonnect", "faq_educonnect", ["educonnect.education.gouv.fr"], "fr"),
+    (
+        "j'arrive pas à activer mon compte educonnect",
+        "faq_educonnect",
+        ["educonnect.education.gouv.fr"],
+        "fr",
+    ),
     ("كيف أفعل حساب إديكونيكت", "faq_educonnect", ["educonnect.education.gouv.fr"], "ar"),
     ("g oublié mon mdp pronote", "faq_password_reset", ["oublié"], "fr"),
     ("ENT'ye nasıl giriş yaparım", "faq_ent_login", ["ent"], "tr"),
@@ -36,8 +41,12 @@ FIRST_MESSAGES = [
 
 @pytest.mark.parametrize(("message", "intent", "expected", "language"), FIRST_MESSAGES)
 async def test_first_message_is_welcomed_and_answered(
-    conversations: Conversations, sender: str, message: str, intent: str,
-    expected: list[str], language: str,
+    conversations: Conversations,
+    sender: str,
+    message: str,
+    intent: str,
+    expected: list[str],
+    language: str,
 ) -> None:
     outcome = await say(conversations, sender, message)
     assert outcome.intent == intent
@@ -63,7 +72,9 @@ async def test_arabic_answer_is_in_arabic(conversations: Conversations, sender: 
     assert any("\u0600" <= ch <= "\u06ff" for ch in outcome.replies[-1].text)
 
 
-async def test_language_is_sticky_for_short_messages(conversations: Conversations, sender: str) -> None:
+async def test_language_is_sticky_for_short_messages(
+    conversations: Conversations, sender: str
+) -> None:
     await say(conversations, sender, "Merhaba, çocuğumun notlarını nasıl görebilirim?")
     for short in ("ok", "1", "evet", "bjr"):
         outcome = await say(conversations, sender, short)
@@ -72,11 +83,15 @@ async def test_language_is_sticky_for_short_messages(conversations: Conversation
 
 async def test_confident_other_language_switches(conversations: Conversations, sender: str) -> None:
     await say(conversations, sender, "bonjour, je voudrais voir les devoirs de ma fille")
-    outcome = await say(conversations, sender, "Hello, how can I see my son's homework online please?")
+    outcome = await say(
+        conversations, sender, "Hello, how can I see my son's homework online please?"
+    )
     assert outcome.language == "en"
 
 
-async def test_change_language_with_and_without_a_name(conversations: Conversations, sender: str) -> None:
+async def test_change_language_with_and_without_a_name(
+    conversations: Conversations, sender: str
+) -> None:
     await say(conversations, sender, "bonjour")
     named = await say(conversations, sender, "parlez en arabe svp")
     assert named.language == "ar"
@@ -86,13 +101,17 @@ async def test_change_language_with_and_without_a_name(conversations: Conversati
     assert chosen.language == "tr"
 
 
-async def test_language_picker_hint_is_an_explicit_choice(conversations: Conversations, sender: str) -> None:
+async def test_language_picker_hint_is_an_explicit_choice(
+    conversations: Conversations, sender: str
+) -> None:
     outcome = await say(conversations, sender, "/greet", language="pt")
     assert outcome.language == "pt"
 
 
 # (payload or number, expected intent) after a greeting that shows the topic buttons
-async def test_button_payloads_and_numbered_choices(conversations: Conversations, sender: str) -> None:
+async def test_button_payloads_and_numbered_choices(
+    conversations: Conversations, sender: str
+) -> None:
     greeting = await say(conversations, sender, "bonjour")
     buttons = greeting.replies[-1].buttons
     by_payload = await say(conversations, sender, "/faq_homework")
@@ -212,7 +231,9 @@ async def test_concurrent_messages_from_one_parent_are_serialised(
     assert (contacts, inbound, welcomes) == (1, 5, 1)
 
 
-async def test_html_is_stored_and_returned_as_text(conversations: Conversations, sender: str) -> None:
+async def test_html_is_stored_and_returned_as_text(
+    conversations: Conversations, sender: str
+) -> None:
     outcome = await say(conversations, sender, "<script>alert(1)</script> notes pronote")
     assert outcome.text.startswith("<script>")  # the page escapes it; the core keeps it as text
     assert outcome.replies

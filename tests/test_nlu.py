@@ -6,11 +6,11 @@ from pathlib import Path
 
 import pytest
 
+from bot.domain import load_domain
 from bot.nlu import entities
 from bot.nlu.data import load_examples
 from bot.nlu.embedded import load_or_train
 from bot.nlu.evaluate import evaluate
-from bot.domain import load_domain
 from bot.text import clean, fold
 from liaison.app import Runtime
 from liaison.settings import ROOT, SUPPORTED_LANGUAGES
@@ -132,7 +132,7 @@ def test_malformed_training_file_names_the_file(tmp_path: Path) -> None:
 
     bad = tmp_path / "fr.yml"
     bad.write_text("nlu: [oops", encoding="utf-8")
-    with pytest.raises(TrainingDataError, match="fr.yml"):
+    with pytest.raises(TrainingDataError, match=r"fr\.yml"):
         load_examples(bad)
 
 

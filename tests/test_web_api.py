@@ -81,7 +81,9 @@ async def test_bad_requests_get_clear_json_errors(
 ) -> None:
     path = "/webhooks/rest/webhook" if endpoint == "webhook" else "/model/parse"
     if isinstance(body, bytes):
-        response = await client.post(path, content=body, headers={"content-type": "application/json"})
+        response = await client.post(
+            path, content=body, headers={"content-type": "application/json"}
+        )
     else:
         response = await client.post(path, json=body)
     assert response.status_code == status
@@ -91,9 +93,19 @@ async def test_bad_requests_get_clear_json_errors(
 
 @pytest.mark.parametrize(
     "message",
-    ["", "   ", "\x00\x01", "😀😀", "Bonjour مرحبا merhaba", "<img src=x onerror=alert(1)>", "a\u202eb"],
+    [
+        "",
+        "   ",
+        "\x00\x01",
+        "😀😀",
+        "Bonjour مرحبا merhaba",
+        "<img src=x onerror=alert(1)>",
+        "a\u202eb",
+    ],
 )
-async def test_odd_messages_get_a_reply_not_an_error(client: httpx.AsyncClient, message: str) -> None:
+async def test_odd_messages_get_a_reply_not_an_error(
+    client: httpx.AsyncClient, message: str
+) -> None:
     response = await client.post(
         "/webhooks/rest/webhook",
         json={"sender": f"web-{uuid.uuid4()}", "message": message, "unknown": {"field": 1}},

@@ -27,7 +27,9 @@ class Example:
 def load_examples(path: Path) -> list[Example]:
     """Examples of a YAML or TSV file, or of every `*.yml` under a folder (sorted)."""
     if path.is_dir():
-        files = sorted(path.glob("*.yml")) + sorted(path.glob("*.yaml")) + sorted(path.glob("*.tsv"))
+        files = (
+            sorted(path.glob("*.yml")) + sorted(path.glob("*.yaml")) + sorted(path.glob("*.tsv"))
+        )
         if not files:
             raise TrainingDataError(f"{path}: no .yml or .tsv files")
         return [example for file in files for example in load_examples(file)]
@@ -58,7 +60,9 @@ def _load_yaml(path: Path) -> list[Example]:
             if line.startswith("- "):
                 text = _ANNOTATION.sub(lambda m: m.group(1) or m.group(2), line[2:].strip())
                 if text:
-                    examples.append(Example(text=text, intent=str(block["intent"]), language=language))
+                    examples.append(
+                        Example(text=text, intent=str(block["intent"]), language=language)
+                    )
     return examples
 
 

@@ -76,7 +76,12 @@ def train(examples: list[Example], *, fingerprint_: str = "") -> EmbeddedModel:
     intents.fit([fold(e.text) for e in examples], [e.intent for e in examples])
     languages = Pipeline(
         [
-            ("chars", TfidfVectorizer(analyzer="char_wb", ngram_range=(1, 4), sublinear_tf=True, lowercase=True)),
+            (
+                "chars",
+                TfidfVectorizer(
+                    analyzer="char_wb", ngram_range=(1, 4), sublinear_tf=True, lowercase=True
+                ),
+            ),
             ("classifier", MultinomialNB(alpha=0.05)),
         ]
     )

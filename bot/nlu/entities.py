@@ -25,21 +25,77 @@ TOOLS: dict[str, tuple[str, ...]] = {
 }
 
 LANGUAGES: dict[str, tuple[str, ...]] = {
-    "fr": ("francais", "french", "fransizca", "frances", "franses", "فرنسيه", "الفرنسيه", "فرنساوي", "بالفرنسيه"),
-    "en": ("anglais", "english", "ingles", "ingilizce", "انجليزيه", "الانجليزيه", "انجليزي", "بالانجليزيه", "الإنجليزية"),
-    "ar": ("arabe", "arabic", "arapca", "عربي", "العربيه", "عربيه", "العربي", "بالعربيه", "بالعربي"),
+    "fr": (
+        "francais",
+        "french",
+        "fransizca",
+        "frances",
+        "franses",
+        "فرنسيه",
+        "الفرنسيه",
+        "فرنساوي",
+        "بالفرنسيه",
+    ),
+    "en": (
+        "anglais",
+        "english",
+        "ingles",
+        "ingilizce",
+        "انجليزيه",
+        "الانجليزيه",
+        "انجليزي",
+        "بالانجليزيه",
+        "الإنجليزية",
+    ),
+    "ar": (
+        "arabe",
+        "arabic",
+        "arapca",
+        "عربي",
+        "العربيه",
+        "عربيه",
+        "العربي",
+        "بالعربيه",
+        "بالعربي",
+    ),
     "tr": ("turc", "turque", "turkish", "turkce", "turco", "تركي", "التركيه", "بالتركيه"),
     "pt": ("portugais", "portuguese", "portugues", "portekizce", "برتغالي", "البرتغاليه"),
     "es": ("espagnol", "spanish", "espanol", "espanhol", "ispanyolca", "اسباني", "الاسبانيه"),
 }
 
 NUMBER_WORDS: dict[str, int] = {
-    "un": 1, "une": 1, "deux": 2, "trois": 3, "quatre": 4, "cinq": 5,
-    "one": 1, "two": 2, "three": 3, "four": 4, "five": 5,
-    "bir": 1, "iki": 2, "uc": 3, "dort": 4, "bes": 5,
-    "um": 1, "uma": 1, "dois": 2, "duas": 2, "tres": 3, "quatro": 4, "cinco": 5,
-    "uno": 1, "dos": 2, "cuatro": 4,
-    "واحد": 1, "اثنان": 2, "اثنين": 2, "ثلاثه": 3, "اربعه": 4, "خمسه": 5,
+    "un": 1,
+    "une": 1,
+    "deux": 2,
+    "trois": 3,
+    "quatre": 4,
+    "cinq": 5,
+    "one": 1,
+    "two": 2,
+    "three": 3,
+    "four": 4,
+    "five": 5,
+    "bir": 1,
+    "iki": 2,
+    "uc": 3,
+    "dort": 4,
+    "bes": 5,
+    "um": 1,
+    "uma": 1,
+    "dois": 2,
+    "duas": 2,
+    "tres": 3,
+    "quatro": 4,
+    "cinco": 5,
+    "uno": 1,
+    "dos": 2,
+    "cuatro": 4,
+    "واحد": 1,
+    "اثنان": 2,
+    "اثنين": 2,
+    "ثلاثه": 3,
+    "اربعه": 4,
+    "خمسه": 5,
 }
 
 _WORD = re.compile(r"\w+")
@@ -62,9 +118,7 @@ def _tokens(text: str) -> list[_Token]:
     return out
 
 
-def _lookup(
-    tokens: list[_Token], table: dict[str, tuple[str, ...]], entity: str
-) -> list[Entity]:
+def _lookup(tokens: list[_Token], table: dict[str, tuple[str, ...]], entity: str) -> list[Entity]:
     found: list[Entity] = []
     used: set[int] = set()
     for size in (3, 2, 1):
@@ -90,7 +144,9 @@ def _lookup(
             if best is not None:
                 used.update(range(i, i + size))
                 found.append(
-                    Entity(entity, best[1], tokens[i].start, tokens[i + size - 1].end, best[0] / 100)
+                    Entity(
+                        entity, best[1], tokens[i].start, tokens[i + size - 1].end, best[0] / 100
+                    )
                 )
     return found
 

@@ -28,7 +28,9 @@ class Evaluation:
         if self.per_language:
             lines.append(
                 "accuracy by language: "
-                + ", ".join(f"{code} {value:.3f}" for code, value in sorted(self.per_language.items()))
+                + ", ".join(
+                    f"{code} {value:.3f}" for code, value in sorted(self.per_language.items())
+                )
             )
         if self.confused:
             lines.append("most confused (expected -> predicted: count):")
@@ -47,7 +49,9 @@ async def evaluate(engine: NLUEngine, examples: list[Example], *, top: int = 10)
     return Evaluation(
         count=len(examples),
         accuracy=float(accuracy_score(gold, predicted)),
-        macro_f1=float(f1_score(gold, predicted, average="macro", labels=sorted(set(gold)), zero_division=0)),
+        macro_f1=float(
+            f1_score(gold, predicted, average="macro", labels=sorted(set(gold)), zero_division=0)
+        ),
         confused=[(g, p, n) for (g, p), n in pairs.most_common(top)],
         per_language={code: sum(v) / len(v) for code, v in by_language.items()},
     )

@@ -31,7 +31,6 @@
   const strings = root.dataset;
   const lang = document.documentElement.lang || "fr";
   const webhookUrl = strings.webhookUrl || "/webhooks/rest/webhook";
-  const MAX_MESSAGE_BYTES = 4096;
   const HISTORY_LIMIT = 100;
   const TIMEOUT_MS = 30000;
 
@@ -95,6 +94,18 @@
 
   let history = loadHistory();
 
+  function save() {
+    store.set(historyKey, JSON.stringify(history));
+  }
+
+  function forget(message) {
+    const index = history ? history.messages.indexOf(message) : -1;
+    if (index >= 0) {
+      history.messages.splice(index, 1);
+      save();
+    }
+  }
+
   function remember(message) {
     if (!history) history = { lang, messages: [] };
     history.lang = lang;
@@ -102,7 +113,7 @@
     if (history.messages.length > HISTORY_LIMIT) {
       history.messages = history.messages.slice(-HISTORY_LIMIT);
     }
-    store.set(historyKey, JSON.stringify(history));
+    save();
   }
 
   // -- rendering ------------------------------------------------------------------------
@@ -236,7 +247,7 @@
       retry.textContent = strings.retry;
       retry.addEventListener("click", () => {
         item.remove();
-        enqueue(retryMessage);
+        enqueue(retryMessage, null);
         input.focus();
       });
       item.appendChild(retry);
@@ -311,7 +322,9 @@
   let queue = Promise.resolve();
   let pending = 0;
 
-  function enqueue(message) {
+  // `sent` is the parent's bubble ({item, message}) if there is one: a message the server
+  // refuses as too long is taken back out of the log and put back in the input to shorten.
+  function enqueue(message, sent) {
     pending += 1;
     setTyping(true);
     queue = queue
@@ -324,6 +337,11 @@
         (error) => {
           setTyping(pending > 1);
           const kind = error instanceof ChatError ? error.kind : "server";
+          if (kind === "too-long" && sent) {
+            sent.item.remove();
+            forget(sent.message);
+            if (!input.value) input.value = message;
+          }
           showError(kind, kind === "too-long" ? undefined : message);
         },
       )
@@ -333,20 +351,17 @@
       });
   }
 
-  function byteLength(text) {
-    return typeof TextEncoder === "function" ? new TextEncoder().encode(text).length : text.length;
-  }
-
   // Send `message` to the assistant; `shown` is the parent's bubble (null: send silently).
   function send(message, shown) {
+    let sent = null;
     if (shown !== null) {
       deactivateQuickReplies();
       const bubble = { from: "user", text: shown };
-      renderMessage(bubble, false);
+      sent = { item: renderMessage(bubble, false), message: bubble };
       remember(bubble);
       scrollToBottom();
     }
-    enqueue(message);
+    enqueue(message, sent);
   }
 
   form.addEventListener("submit", (event) => {
@@ -356,10 +371,6 @@
       input.value = "";
       input.focus();
       return;
-    }
-    if (byteLength(text) > MAX_MESSAGE_BYTES) {
-      showError("too-long");
-      return; // the text stays in the input so that it can be shortened
     }
     input.value = "";
     send(text, text);

@@ -83,16 +83,18 @@ def page(browser, page_watch: PageWatch) -> Iterator[object]:
     tab = context.new_page()
     tab.on(
         "console",
-        lambda message: page_watch.console_errors.append(message.text)
-        if message.type == "error"
-        else None,
+        lambda message: (
+            page_watch.console_errors.append(message.text) if message.type == "error" else None
+        ),
     )
     tab.on("pageerror", lambda error: page_watch.console_errors.append(str(error)))
     tab.on(
         "request",
-        lambda request: page_watch.webhook_bodies.append(request.post_data or "")
-        if request.url.endswith("/webhooks/rest/webhook")
-        else None,
+        lambda request: (
+            page_watch.webhook_bodies.append(request.post_data or "")
+            if request.url.endswith("/webhooks/rest/webhook")
+            else None
+        ),
     )
     yield tab
     context.close()
