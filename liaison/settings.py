@@ -16,7 +16,15 @@ from pathlib import Path
 from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from liaison.errors import ConfigError
@@ -90,15 +98,22 @@ class AssistantConfig(BaseModel):
     messages: MessagesConfig = Field(default_factory=MessagesConfig)
     privacy: PrivacyConfig = Field(default_factory=PrivacyConfig)
 
-    @model_validator(mode="after")
-    def _check_languages(self) -> AssistantConfig:
-        unknown = [code for code in self.languages if code not in SUPPORTED_LANGUAGES]
-        if unknown:
+    @field_validator("languages")
+    @classmethod
+    def _check_languages(cls, languages: list[str]) -> list[str]:
+        unknown = [code for code in languages if code not in SUPPORTED_LANGUAGES]
+        if unknown or not languages:
             raise ValueError(
                 f"unsupported language(s) {unknown}; choose among {list(SUPPORTED_LANGUAGES)}"
             )
+        return languages
+
+    @model_validator(mode="after")
+    def _check_default_language(self) -> AssistantConfig:
         if self.default_language not in self.languages:
-            raise ValueError(f"default_language {self.default_language!r} is not in languages")
+            raise ValueError(
+                f"liaison.default_language {self.default_language!r} is not in liaison.languages"
+            )
         return self
 
 
