@@ -71,6 +71,14 @@ SMS_SPELLINGS: dict[str, str] = {
     "vc": "voce",
     "xq": "porque",
     "porfa": "por favor",
+    # Tool names written in Arabic script.
+    "اديكونيكت": "educonnect",
+    "اديكونكت": "educonnect",
+    "ايديكونكت": "educonnect",
+    "ايديكونيكت": "educonnect",
+    "ادوكونكت": "educonnect",
+    "برونوت": "pronote",
+    "بغونوت": "pronote",
 }
 
 

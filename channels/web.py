@@ -90,7 +90,9 @@ class WebChannel(Channel):
     async def page(self, request: Request) -> Response:
         lang = request.query_params.get("lang", "")
         if lang not in self.languages:
-            accepted = _accepted_language(request.headers.get("accept-language", ""), self.languages)
+            accepted = _accepted_language(
+                request.headers.get("accept-language", ""), self.languages
+            )
             lang = accepted or self.default_language
         translations = self.catalogs.get(lang)
         template = self.templates.get_template("chat.html")

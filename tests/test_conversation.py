@@ -194,7 +194,7 @@ async def test_every_turn_is_stored_with_its_understanding(
         rows = (
             await connection.execute(
                 text(
-                    "SELECT direction, channel, language, intent, confidence FROM turn t "
+                    "SELECT t.direction, t.channel, t.language, t.intent, t.confidence FROM turn t "
                     "JOIN contact c ON c.id = t.contact_id WHERE c.address = :a ORDER BY t.id"
                 ),
                 {"a": sender},

@@ -163,3 +163,21 @@ def test_clean(raw: str, cleaned: str) -> None:
 )
 def test_fold(raw: str, folded: str) -> None:
     assert fold(raw) == folded
+
+
+@pytest.mark.parametrize(
+    "message", ["mot de passe oublié", "كيف أرى الواجبات", "ok", "", "zzzz", "Pronote şifre"]
+)
+def test_fast_scorer_matches_scikit_learn(runtime: Runtime, message: str) -> None:
+    import numpy as np
+
+    from bot.text import fold as fold_text
+
+    model = runtime.nlu.model
+    folded = fold_text(message)
+    expected = model.intents.predict_proba([folded])[0]
+    assert np.allclose(runtime.nlu._intents.probabilities(folded), expected, atol=1e-9)
+    expected_language = model.languages.predict_proba([message.lower()])[0]
+    assert np.allclose(
+        runtime.nlu._languages.probabilities(message.lower()), expected_language, atol=1e-9
+    )

@@ -16,8 +16,16 @@ from bot.text import fold
 
 TOOLS: dict[str, tuple[str, ...]] = {
     "ENT": ("ent", "espace numerique de travail", "espace numerique"),
-    "Pronote": ("pronote", "pro note", "pronotes"),
-    "ÉduConnect": ("educonnect", "edu connect", "educonect", "educonnexion"),
+    "Pronote": ("pronote", "pro note", "pronotes", "برونوت"),
+    "ÉduConnect": (
+        "educonnect",
+        "edu connect",
+        "educonect",
+        "educonnexion",
+        "اديكونيكت",
+        "اديكونكت",
+        "ايديكونكت",
+    ),
     "École Directe": ("ecole directe", "ecoledirecte"),
     "Skolengo": ("skolengo", "kosmos"),
     "Mon Bureau Numérique": ("mon bureau numerique", "monbureaunumerique", "mbn"),
@@ -118,7 +126,28 @@ def _tokens(text: str) -> list[_Token]:
     return out
 
 
-def _lookup(tokens: list[_Token], table: dict[str, tuple[str, ...]], entity: str) -> list[Entity]:
+@dataclass(frozen=True)
+class _Table:
+    """Aliases folded once: exact forms (with and without spaces) and the fuzzy candidates."""
+
+    exact: dict[str, str]
+    fuzzy: list[tuple[str, str]]  # (folded alias, value), aliases long enough to fuzz
+
+    @classmethod
+    def of(cls, table: dict[str, tuple[str, ...]]) -> _Table:
+        exact: dict[str, str] = {}
+        fuzzy: list[tuple[str, str]] = []
+        for value, aliases in table.items():
+            for alias in aliases:
+                folded = fold(alias, expand=False)
+                exact[folded] = value
+                exact[folded.replace(" ", "")] = value
+                if len(folded) >= 6:
+                    fuzzy.append((folded, value))
+        return cls(exact, fuzzy)
+
+
+def _lookup(tokens: list[_Token], table: _Table, entity: str) -> list[Entity]:
     found: list[Entity] = []
     used: set[int] = set()
     for size in (3, 2, 1):
@@ -126,21 +155,17 @@ def _lookup(tokens: list[_Token], table: dict[str, tuple[str, ...]], entity: str
             if any(j in used for j in range(i, i + size)):
                 continue
             window = " ".join(t.folded for t in tokens[i : i + size])
-            joined = window.replace(" ", "")
             best: tuple[float, str] | None = None
-            for value, aliases in table.items():
-                for alias in aliases:
-                    alias_folded = fold(alias, expand=False)
-                    if window == alias_folded or joined == alias_folded.replace(" ", ""):
-                        score = 100.0
-                    elif len(alias_folded) >= 6 and len(window) >= 5:
-                        score = fuzz.ratio(window, alias_folded)
-                        if score < 86:
-                            continue
-                    else:
+            value = table.exact.get(window) or table.exact.get(window.replace(" ", ""))
+            if value is not None:
+                best = (100.0, value)
+            elif len(window) >= 5:
+                for alias, candidate in table.fuzzy:
+                    if abs(len(alias) - len(window)) > 3:
                         continue
-                    if best is None or score > best[0]:
-                        best = (score, value)
+                    score = fuzz.ratio(window, alias, score_cutoff=86)
+                    if score and (best is None or score > best[0]):
+                        best = (score, candidate)
             if best is not None:
                 used.update(range(i, i + size))
                 found.append(
@@ -151,10 +176,14 @@ def _lookup(tokens: list[_Token], table: dict[str, tuple[str, ...]], entity: str
     return found
 
 
+_TOOLS = _Table.of(TOOLS)
+_LANGUAGES = _Table.of(LANGUAGES)
+
+
 def extract(text: str) -> list[Entity]:
     """Tools, languages and numbers in `text`, in order of appearance."""
     tokens = _tokens(text)
-    entities = _lookup(tokens, TOOLS, "tool") + _lookup(tokens, LANGUAGES, "language")
+    entities = _lookup(tokens, _TOOLS, "tool") + _lookup(tokens, _LANGUAGES, "language")
     for match in _DIGITS.finditer(text):
         entities.append(Entity("number", match.group(1), match.start(1), match.end(1)))
     if len(tokens) == 1 and tokens[0].folded in NUMBER_WORDS:

@@ -1,0 +1,151 @@
+"""Throughput and latency of the webhook under 50 concurrent senders, next to a bare endpoint.
+
+    .venv/bin/python bench/webhook_bench.py [--senders 50] [--seconds 15]
+
+Starts (in subprocesses, on 127.0.0.1) the Liaison app on an embedded PostgreSQL under
+var/bench-postgres, and a bare Starlette app answering a constant JSON. The load generator is a
+small keep-alive HTTP/1.1 client on asyncio streams: one connection per sender, each sender
+asks its next question as soon as the previous answer arrives.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+QUESTIONS = [
+    "bonjour",
+    "j'ai oublié mon mot de passe pronote",
+    "comment activer educonnect",
+    "كيف أرى نقاط ابني",
+    "ödevleri nereden görebilirim",
+    "como justificar uma falta",
+    "merci",
+]
+
+
+async def _request(
+    reader: asyncio.StreamReader, writer: asyncio.StreamWriter, path: str, body: bytes
+) -> int:
+    writer.write(
+        f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {len(body)}\r\n\r\n".encode()
+        + body
+    )
+    await writer.drain()
+    head = await reader.readuntil(b"\r\n\r\n")
+    status = int(head.split(b" ", 2)[1])
+    length = 0
+    for line in head.split(b"\r\n"):
+        if line.lower().startswith(b"content-length:"):
+            length = int(line.split(b":")[1])
+    await reader.readexactly(length)
+    return status
+
+
+async def _sender(
+    port: int, path: str, deadline: float, latencies: list[float], errors: list[int]
+) -> None:
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    sender = f"bench-{uuid.uuid4()}"
+    i = 0
+    try:
+        while time.perf_counter() < deadline:
+            body = json.dumps({"sender": sender, "message": QUESTIONS[i % len(QUESTIONS)]}).encode()
+            began = time.perf_counter()
+            status = await _request(reader, writer, path, body)
+            latencies.append((time.perf_counter() - began) * 1000)
+            if status != 200:
+                errors.append(status)
+            i += 1
+    finally:
+        writer.close()
+
+
+async def load(port: int, path: str, senders: int, seconds: float) -> dict[str, float]:
+    latencies: list[float] = []
+    errors: list[int] = []
+    deadline = time.perf_counter() + seconds
+    began = time.perf_counter()
+    await asyncio.gather(
+        *(_sender(port, path, deadline, latencies, errors) for _ in range(senders))
+    )
+    elapsed = time.perf_counter() - began
+    latencies.sort()
+    return {
+        "requests": len(latencies),
+        "errors": len(errors),
+        "rps": len(latencies) / elapsed,
+        "p50": latencies[len(latencies) // 2],
+        "p99": latencies[int(len(latencies) * 0.99)],
+    }
+
+
+def _wait_ready(port: int, process: subprocess.Popen[bytes]) -> None:
+    import socket
+
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise SystemExit(f"server on {port} exited with {process.returncode}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.2)
+    raise SystemExit(f"server on {port} did not start")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--senders", type=int, default=50)
+    parser.add_argument("--seconds", type=float, default=15)
+    args = parser.parse_args()
+
+    from liaison.database import migrate, start_embedded
+
+    database = start_embedded(ROOT / "var" / "bench-postgres")
+    migrate(database)
+    env = {**os.environ, "DATABASE_URL": database.url, "LIAISON_LOG_LEVEL": "WARNING"}
+    python = sys.executable
+    servers = {
+        "bare": subprocess.Popen(  # noqa: S603
+            [python, str(ROOT / "bench" / "bare_app.py"), "8101"], env=env
+        ),
+        "liaison": subprocess.Popen(  # noqa: S603
+            [python, "-m", "liaison", "run", "--port", "8102"],
+            env=env,
+            stdout=subprocess.DEVNULL,
+        ),
+    }
+    try:
+        _wait_ready(8101, servers["bare"])
+        _wait_ready(8102, servers["liaison"])
+        asyncio.run(load(8102, "/webhooks/rest/webhook", 5, 2))  # warm-up
+        bare = asyncio.run(load(8101, "/json", args.senders, args.seconds))
+        webhook = asyncio.run(load(8102, "/webhooks/rest/webhook", args.senders, args.seconds))
+    finally:
+        for process in servers.values():
+            process.terminate()
+            process.wait(timeout=20)
+    for name, result in (("bare Starlette /json", bare), ("Liaison webhook", webhook)):
+        print(
+            f"{name}: {result['rps']:.0f} req/s, p50 {result['p50']:.1f} ms, "
+            f"p99 {result['p99']:.1f} ms, {result['requests']:.0f} requests, "
+            f"{result['errors']:.0f} errors"
+        )
+    print(f"webhook / bare requests per second: {webhook['rps'] / bare['rps'] * 100:.1f}%")
+
+
+if __name__ == "__main__":
+    main()
