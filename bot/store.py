@@ -1,36 +1,86 @@
 """Conversation state and turns in PostgreSQL, one transaction per inbound message.
 
-`Conversations.handle()` locks the contact's row (an upsert takes the row lock), runs the
-assistant, and writes the inbound turn, the replies and the new state together: a turn is
-never half-written, and two messages from one parent handled by two processes queue up
-instead of overwriting each other.
+`Conversations.handle()` locks the contact's row (the upsert takes the row lock), reads the
+conversation *after* the lock is held (a fresh statement, so it sees what a concurrent turn
+just committed), runs the assistant, and writes the state and every turn in one statement:
+a turn is never half-written, and two messages from one parent handled by two processes queue
+up instead of overwriting each other.
+
+This is the hot path of every channel, so it speaks SQL to psycopg directly (three round trips
+per message); the tables themselves are declared in `liaison.models` and migrated by Alembic.
 """
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
-from sqlalchemy import insert, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from psycopg import AsyncConnection
+from psycopg.rows import dict_row
+from psycopg.types.json import Jsonb
+from psycopg_pool import AsyncConnectionPool
 
 from bot.assistant import Assistant, Inbound, Outcome
 from bot.state import ConversationState
-from liaison.models import Contact, Conversation, Turn
 
-contact_table = Contact.__table__  # type: ignore[attr-defined]
-conversation_table = Conversation.__table__  # type: ignore[attr-defined]
-turn_table = Turn.__table__  # type: ignore[attr-defined]
+_LOCK_CONTACT = """
+INSERT INTO contact (channel, address, created_at, last_seen_at) VALUES (%s, %s, %s, %s)
+ON CONFLICT ON CONSTRAINT uq_contact_channel_address
+DO UPDATE SET last_seen_at = EXCLUDED.last_seen_at
+RETURNING id, language, opted_out_at
+"""
+
+_READ_CONVERSATION = """
+SELECT welcomed, active_form, requested_slot, slots, last_intents, offered_buttons,
+       fallback_count, handover_requested_at
+FROM conversation WHERE contact_id = %s
+"""
+
+_SAVE = """
+WITH contact_update AS (
+    UPDATE contact
+    SET language = %(language)s,
+        opted_out_at = CASE WHEN %(opted_out)s THEN coalesce(opted_out_at, %(now)s) END
+    WHERE id = %(contact_id)s
+), conversation_upsert AS (
+    INSERT INTO conversation (contact_id, welcomed, active_form, requested_slot, slots,
+                              last_intents, offered_buttons, fallback_count,
+                              handover_requested_at, updated_at)
+    VALUES (%(contact_id)s, %(welcomed)s, %(active_form)s, %(requested_slot)s, %(slots)s,
+            %(last_intents)s, %(offered_buttons)s, %(fallback_count)s,
+            CASE WHEN %(handover)s THEN %(now)s::timestamptz END, %(now)s)
+    ON CONFLICT (contact_id) DO UPDATE SET
+        welcomed = EXCLUDED.welcomed,
+        active_form = EXCLUDED.active_form,
+        requested_slot = EXCLUDED.requested_slot,
+        slots = EXCLUDED.slots,
+        last_intents = EXCLUDED.last_intents,
+        offered_buttons = EXCLUDED.offered_buttons,
+        fallback_count = EXCLUDED.fallback_count,
+        handover_requested_at = CASE WHEN %(handover)s
+            THEN coalesce(conversation.handover_requested_at, EXCLUDED.updated_at) END,
+        updated_at = EXCLUDED.updated_at
+)
+INSERT INTO turn (contact_id, direction, channel, text, language, intent, confidence, created_at)
+SELECT %(contact_id)s, t.direction, %(channel)s, t.text, %(language_out)s, t.intent,
+       t.confidence, %(now)s
+FROM unnest(%(directions)s::text[], %(texts)s::text[], %(intents)s::text[],
+            %(confidences)s::float8[]) AS t(direction, text, intent, confidence)
+"""
 
 
 class Conversations:
-    def __init__(self, engine: AsyncEngine, assistant: Assistant) -> None:
-        self.engine = engine
+    """Handles inbound messages against the stored conversations."""
+
+    def __init__(
+        self, pool: AsyncConnectionPool[AsyncConnection[Any]], assistant: Assistant
+    ) -> None:
+        self.pool = pool
         self.assistant = assistant
 
     async def handle(self, inbound: Inbound) -> Outcome:
         now = datetime.now(UTC)
-        async with self.engine.begin() as connection:
+        async with self.pool.connection() as connection, connection.transaction():
             contact_id, state = await _load(connection, inbound, now)
             outcome = await self.assistant.respond(state, inbound)
             await _save(connection, contact_id, inbound, state, outcome, now)
@@ -38,106 +88,57 @@ class Conversations:
 
 
 async def _load(
-    connection: AsyncConnection, inbound: Inbound, now: datetime
+    connection: AsyncConnection[Any], inbound: Inbound, now: datetime
 ) -> tuple[int, ConversationState]:
-    upsert = (
-        pg_insert(contact_table)
-        .values(channel=inbound.channel, address=inbound.address, created_at=now, last_seen_at=now)
-        .on_conflict_do_update(constraint="uq_contact_channel_address", set_={"last_seen_at": now})
-        .returning(contact_table.c.id, contact_table.c.language, contact_table.c.opted_out_at)
-    )
-    contact = (await connection.execute(upsert)).one()
-    row = (
-        await connection.execute(
-            select(conversation_table).where(conversation_table.c.contact_id == contact.id)
-        )
-    ).one_or_none()
-    state = ConversationState(language=contact.language, opted_out=contact.opted_out_at is not None)
-    if row is None:
-        await connection.execute(
-            insert(conversation_table).values(contact_id=contact.id, updated_at=now)
-        )
-    else:
-        state.welcomed = row.welcomed
-        state.active_form = row.active_form
-        state.requested_slot = row.requested_slot
-        state.slots = dict(row.slots)
-        state.last_intents = list(row.last_intents)
-        state.offered_buttons = list(row.offered_buttons)
-        state.fallback_count = row.fallback_count
-        state.handover_requested = row.handover_requested_at is not None
-    return int(contact.id), state
+    cursor = await connection.execute(_LOCK_CONTACT, (inbound.channel, inbound.address, now, now))
+    contact_id, language, opted_out_at = await cursor.fetchone() or (None, None, None)
+    if contact_id is None:  # pragma: no cover - RETURNING always yields the row
+        raise RuntimeError("contact upsert returned nothing")
+    state = ConversationState(language=language, opted_out=opted_out_at is not None)
+    async with connection.cursor(row_factory=dict_row) as cursor:
+        await cursor.execute(_READ_CONVERSATION, (contact_id,))
+        row = await cursor.fetchone()
+    if row is not None:
+        state.welcomed = row["welcomed"]
+        state.active_form = row["active_form"]
+        state.requested_slot = row["requested_slot"]
+        state.slots = dict(row["slots"])
+        state.last_intents = list(row["last_intents"])
+        state.offered_buttons = list(row["offered_buttons"])
+        state.fallback_count = row["fallback_count"]
+        state.handover_requested = row["handover_requested_at"] is not None
+    return int(contact_id), state
 
 
 async def _save(
-    connection: AsyncConnection,
+    connection: AsyncConnection[Any],
     contact_id: int,
     inbound: Inbound,
     state: ConversationState,
     outcome: Outcome,
     now: datetime,
 ) -> None:
+    directions = ["in"] + ["out"] * len(outcome.replies)
     await connection.execute(
-        update(contact_table)
-        .where(contact_table.c.id == contact_id)
-        .values(language=state.language, opted_out_at=_opted_out_at(connection, state, now))
-    )
-    await connection.execute(
-        update(conversation_table)
-        .where(conversation_table.c.contact_id == contact_id)
-        .values(
-            welcomed=state.welcomed,
-            active_form=state.active_form,
-            requested_slot=state.requested_slot,
-            slots=state.slots,
-            last_intents=state.last_intents,
-            offered_buttons=state.offered_buttons,
-            fallback_count=state.fallback_count,
-            handover_requested_at=(
-                conversation_table.c.handover_requested_at
-                if not state.handover_requested
-                else _coalesce_now(now)
-            ),
-            updated_at=now,
-        )
-    )
-    turns = [
+        _SAVE,
         {
             "contact_id": contact_id,
-            "direction": "in",
+            "now": now,
+            "language": state.language,
+            "opted_out": state.opted_out,
+            "welcomed": state.welcomed,
+            "active_form": state.active_form,
+            "requested_slot": state.requested_slot,
+            "slots": Jsonb(state.slots),
+            "last_intents": Jsonb(state.last_intents),
+            "offered_buttons": Jsonb(state.offered_buttons),
+            "fallback_count": state.fallback_count,
+            "handover": state.handover_requested,
             "channel": inbound.channel,
-            "text": outcome.text,
-            "language": outcome.language,
-            "intent": outcome.intent,
-            "confidence": outcome.confidence,
-            "created_at": now,
-        }
-    ]
-    turns += [
-        {
-            "contact_id": contact_id,
-            "direction": "out",
-            "channel": inbound.channel,
-            "text": reply.text,
-            "language": outcome.language,
-            "intent": None,
-            "confidence": None,
-            "created_at": now,
-        }
-        for reply in outcome.replies
-    ]
-    await connection.execute(insert(turn_table), turns)
-
-
-def _opted_out_at(connection: AsyncConnection, state: ConversationState, now: datetime) -> object:
-    from sqlalchemy import func
-
-    if not state.opted_out:
-        return None
-    return func.coalesce(contact_table.c.opted_out_at, now)
-
-
-def _coalesce_now(now: datetime) -> object:
-    from sqlalchemy import func
-
-    return func.coalesce(conversation_table.c.handover_requested_at, now)
+            "language_out": outcome.language,
+            "directions": directions,
+            "texts": [outcome.text] + [reply.text for reply in outcome.replies],
+            "intents": [outcome.intent] + [None] * len(outcome.replies),
+            "confidences": [outcome.confidence] + [None] * len(outcome.replies),
+        },
+    )

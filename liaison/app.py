@@ -9,8 +9,10 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncEngine
+from psycopg import AsyncConnection
+from psycopg_pool import AsyncConnectionPool
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -28,6 +30,7 @@ from liaison.i18n import Catalogs
 from liaison.settings import AssistantConfig, Settings
 
 log = logging.getLogger(__name__)
+Pool = AsyncConnectionPool[AsyncConnection[Any]]
 
 
 @dataclass
@@ -51,9 +54,9 @@ def build_runtime(
     return Runtime(config=config, nlu=nlu, catalogs=catalogs, assistant=assistant)
 
 
-def channels_for(runtime: Runtime, engine: AsyncEngine) -> list[Channel]:
+def channels_for(runtime: Runtime, pool: Pool) -> list[Channel]:
     """The explicit list of channels this deployment serves."""
-    conversations = Conversations(engine, runtime.assistant)
+    conversations = Conversations(pool, runtime.assistant)
     return [
         WebChannel(
             conversations=conversations,
@@ -68,13 +71,14 @@ def channels_for(runtime: Runtime, engine: AsyncEngine) -> list[Channel]:
 
 def create_app(database: Database, runtime: Runtime) -> Starlette:
     """The web app. `database` must already be migrated."""
-    state: dict[str, AsyncEngine] = {}
+    state: dict[str, Pool] = {}
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        engine = database.async_engine()
-        state["engine"] = engine
-        for channel in channels_for(runtime, engine):
+        pool = database.pool()
+        await pool.open(wait=True, timeout=30)
+        state["pool"] = pool
+        for channel in channels_for(runtime, pool):
             app.router.routes.extend(channel.routes())
         log.info(
             "Liaison ready: %d intents, languages %s",
@@ -84,14 +88,14 @@ def create_app(database: Database, runtime: Runtime) -> Starlette:
         try:
             yield
         finally:
-            await engine.dispose()
+            await pool.close()
 
     async def health(request: Request) -> Response:
-        engine = state.get("engine")
-        if engine is None:
+        pool = state.get("pool")
+        if pool is None:
             return JSONResponse({"status": "starting"}, status_code=503)
-        async with engine.connect() as connection:
-            await connection.exec_driver_sql("SELECT 1")
+        async with pool.connection() as connection:
+            await connection.execute("SELECT 1")
         return JSONResponse({"status": "ok", "nlu": runtime.nlu.model.fingerprint})
 
     return Starlette(routes=[Route("/healthz", health)], lifespan=lifespan)

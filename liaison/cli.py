@@ -105,8 +105,9 @@ def _chat(args: argparse.Namespace, settings: Settings, config: AssistantConfig)
     sender = f"terminal-{uuid.uuid4()}"
 
     async def loop() -> None:
-        engine = database.async_engine(pool_size=1)
-        conversations = Conversations(engine, runtime.assistant)
+        pool = database.pool(max_size=1)
+        await pool.open(wait=True, timeout=30)
+        conversations = Conversations(pool, runtime.assistant)
         print("Liaison — écrivez votre message (Ctrl+D pour quitter).")
         try:
             while True:
@@ -122,7 +123,7 @@ def _chat(args: argparse.Namespace, settings: Settings, config: AssistantConfig)
                     for number, button in enumerate(reply.buttons, start=1):
                         print(f"  {number}. {button.title}")
         finally:
-            await engine.dispose()
+            await pool.close()
 
     asyncio.run(loop())
     return 0

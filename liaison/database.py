@@ -11,9 +11,12 @@ import logging
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from alembic import command
 from alembic.config import Config as AlembicConfig
+from psycopg import AsyncConnection
+from psycopg_pool import AsyncConnectionPool
 from sqlalchemy import create_engine
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
@@ -39,6 +42,16 @@ class Database:
     def async_engine(self, *, pool_size: int = 10) -> AsyncEngine:
         return create_async_engine(
             self.sqlalchemy_url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True
+        )
+
+    def pool(self, *, max_size: int = 10) -> AsyncConnectionPool[AsyncConnection[Any]]:
+        """An unopened psycopg pool (open it with `await pool.open()`)."""
+        return AsyncConnectionPool(
+            self.url,
+            min_size=1,
+            max_size=max_size,
+            open=False,
+            check=AsyncConnectionPool.check_connection,
         )
 
     def sync_engine(self) -> Engine:

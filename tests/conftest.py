@@ -60,8 +60,11 @@ async def engine(database: Database) -> AsyncIterator[AsyncEngine]:
 
 
 @pytest.fixture(scope="session")
-def conversations(engine: AsyncEngine, runtime: Runtime) -> Conversations:
-    return Conversations(engine, runtime.assistant)
+async def conversations(database: Database, runtime: Runtime) -> AsyncIterator[Conversations]:
+    pool = database.pool(max_size=5)
+    await pool.open(wait=True, timeout=30)
+    yield Conversations(pool, runtime.assistant)
+    await pool.close()
 
 
 @pytest.fixture

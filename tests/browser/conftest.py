@@ -15,9 +15,13 @@ import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 import pytest
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser, ConsoleMessage, Page, Request, Route
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -30,24 +34,26 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1", "[::1]"}
+WEBHOOK_PATH = "/webhooks/rest/webhook"
 
 
 @dataclass
 class PageWatch:
-    """What a page did that a test may want to refuse: console errors, outside requests."""
+    """What a page did that a test may want to check: errors, outside requests, messages sent."""
 
     console_errors: list[str] = field(default_factory=list)
     outside_requests: list[str] = field(default_factory=list)
-    webhook_bodies: list[str] = field(default_factory=list)
+    webhook_bodies: list[str] = field(default_factory=list)  # raw JSON bodies, in order
 
 
 @pytest.fixture(scope="session")
-def browser() -> Iterator[object]:
+def browser() -> Iterator[Browser]:
     if not CHROMIUM.exists():
         reason = f"{CHROMIUM} not found: install it with `apt-get install -y chromium`"
         if os.environ.get("REQUIRE_BROWSER") == "1":
             pytest.fail(f"REQUIRE_BROWSER=1 but {reason}")
         pytest.skip(reason)
+    # Imported here so that a machine without Playwright skips instead of failing collection.
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
@@ -62,39 +68,30 @@ def page_watch() -> PageWatch:
 
 
 @pytest.fixture
-def page(browser, page_watch: PageWatch) -> Iterator[object]:
-    context = browser.new_context(
-        viewport={"width": 360, "height": 740},
-        locale="fr-FR",
-        is_mobile=False,
-        has_touch=False,
-    )
-    context.set_default_timeout(20_000)
+def page(browser: Browser, page_watch: PageWatch) -> Iterator[Page]:
+    context = browser.new_context(viewport={"width": 360, "height": 740}, locale="fr-FR")
+    context.set_default_timeout(20_000)  # the first answer may wait for the NLU to warm up
 
-    def route(route):  # the page may only talk to the server under test
-        host = urlsplit(route.request.url).hostname or ""
-        if route.request.url.startswith(("data:", "blob:")) or host in LOOPBACK_HOSTS:
+    def route(route: Route) -> None:  # the page may only talk to the server under test
+        url = route.request.url
+        if url.startswith(("data:", "blob:")) or (urlsplit(url).hostname or "") in LOOPBACK_HOSTS:
             route.continue_()
         else:
-            page_watch.outside_requests.append(route.request.url)
+            page_watch.outside_requests.append(url)
             route.abort()
+
+    def console(message: ConsoleMessage) -> None:
+        if message.type == "error":
+            page_watch.console_errors.append(message.text)
+
+    def request(request: Request) -> None:
+        if urlsplit(request.url).path == WEBHOOK_PATH:
+            page_watch.webhook_bodies.append(request.post_data or "")
 
     context.route("**/*", route)
     tab = context.new_page()
-    tab.on(
-        "console",
-        lambda message: (
-            page_watch.console_errors.append(message.text) if message.type == "error" else None
-        ),
-    )
+    tab.on("console", console)
     tab.on("pageerror", lambda error: page_watch.console_errors.append(str(error)))
-    tab.on(
-        "request",
-        lambda request: (
-            page_watch.webhook_bodies.append(request.post_data or "")
-            if request.url.endswith("/webhooks/rest/webhook")
-            else None
-        ),
-    )
+    tab.on("request", request)
     yield tab
     context.close()
