@@ -119,9 +119,7 @@ def main() -> None:
     env = {**os.environ, "DATABASE_URL": database.url, "LIAISON_LOG_LEVEL": "WARNING"}
     python = sys.executable
     servers = {
-        "bare": subprocess.Popen(
-            [python, str(ROOT / "bench" / "bare_app.py"), "8101"], env=env
-        ),
+        "bare": subprocess.Popen([python, str(ROOT / "bench" / "bare_app.py"), "8101"], env=env),
         "liaison": subprocess.Popen(
             [python, "-m", "liaison", "run", "--port", "8102"],
             env=env,

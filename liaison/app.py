@@ -4,6 +4,8 @@ lifespan and handed to the channels explicitly; nothing is created at import tim
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -11,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import procrastinate
 from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 from starlette.applications import Starlette
@@ -69,8 +72,11 @@ def channels_for(runtime: Runtime, pool: Pool) -> list[Channel]:
     ]
 
 
-def create_app(database: Database, runtime: Runtime) -> Starlette:
-    """The web app. `database` must already be migrated."""
+def create_app(
+    database: Database, runtime: Runtime, *, jobs: procrastinate.App | None = None
+) -> Starlette:
+    """The web app. `database` must already be migrated. With `jobs`, one procrastinate worker
+    runs inside this process (what `make run` does; larger deployments run `liaison worker`)."""
     state: dict[str, Pool] = {}
 
     @asynccontextmanager
@@ -85,9 +91,20 @@ def create_app(database: Database, runtime: Runtime) -> Starlette:
             len(runtime.nlu.intent_names),
             ", ".join(runtime.config.languages),
         )
+        worker: asyncio.Task[None] | None = None
+        if jobs is not None:
+            await jobs.open_async()
+            worker = asyncio.create_task(
+                jobs.run_worker_async(install_signal_handlers=False, concurrency=2)
+            )
         try:
             yield
         finally:
+            if worker is not None and jobs is not None:
+                worker.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await worker
+                await jobs.close_async()
             await pool.close()
 
     async def health(request: Request) -> Response:

