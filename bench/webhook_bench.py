@@ -110,6 +110,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--senders", type=int, default=50)
     parser.add_argument("--seconds", type=float, default=15)
+    parser.add_argument("--workers", type=int, default=1, help="Liaison web processes")
     args = parser.parse_args()
 
     from liaison.database import migrate, start_embedded
@@ -121,7 +122,7 @@ def main() -> None:
     servers = {
         "bare": subprocess.Popen([python, str(ROOT / "bench" / "bare_app.py"), "8101"], env=env),
         "liaison": subprocess.Popen(
-            [python, "-m", "liaison", "run", "--port", "8102"],
+            [python, "-m", "liaison", "run", "--port", "8102", "--workers", str(args.workers)],
             env=env,
             stdout=subprocess.DEVNULL,
         ),

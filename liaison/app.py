@@ -81,7 +81,7 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        pool = database.pool()
+        pool = database.pool(max_size=20)
         await pool.open(wait=True, timeout=30)
         state["pool"] = pool
         for channel in channels_for(runtime, pool):
@@ -116,3 +116,17 @@ def create_app(
         return JSONResponse({"status": "ok", "nlu": runtime.nlu.model.fingerprint})
 
     return Starlette(routes=[Route("/healthz", health)], lifespan=lifespan)
+
+
+def app_from_environment() -> Starlette:
+    """Factory for `uvicorn --factory` worker processes (`liaison run --workers N`): the parent
+    has started and migrated the database and exported its URL as DATABASE_URL."""
+    from liaison.database import open_database
+    from liaison.jobs import build_jobs
+    from liaison.settings import load_config, load_settings
+
+    settings = load_settings()
+    config = load_config(settings.config_file)
+    database = open_database(settings)
+    runtime = build_runtime(settings, config)
+    return create_app(database, runtime, jobs=build_jobs(database, config))

@@ -15,6 +15,7 @@ import argparse
 import asyncio
 import json
 import logging
+import os
 import sys
 import uuid
 from pathlib import Path
@@ -52,6 +53,9 @@ def _parser() -> argparse.ArgumentParser:
     run = commands.add_parser("run", help="serve the web chat and APIs")
     run.add_argument("--host", default=None)
     run.add_argument("--port", type=int, default=None)
+    run.add_argument(
+        "--workers", type=int, default=1, help="web processes sharing the port (default 1)"
+    )
     run.set_defaults(handler=_run)
 
     worker = commands.add_parser("worker", help="run a background job worker")
@@ -85,17 +89,30 @@ def _run(args: argparse.Namespace, settings: Settings, config: AssistantConfig) 
 
     from liaison.app import build_runtime, create_app
     from liaison.database import migrate, open_database
+    from liaison.jobs import build_jobs
 
     database = open_database(settings)
     migrate(database)
-
-    runtime = build_runtime(settings, config)
+    runtime = build_runtime(settings, config)  # trains once, or loads the cached model
     host, port = args.host or settings.host, args.port or settings.port
     print(f"\n  Liaison is running: open http://{host}:{port} in a browser.")
     print("  Stop it with Ctrl+C.\n", flush=True)
-    uvicorn.run(
-        create_app(database, runtime), host=host, port=port, log_level="warning", access_log=False
-    )
+    options: dict[str, object] = {
+        "host": host,
+        "port": port,
+        "log_level": "warning",
+        "access_log": False,
+    }
+    if args.workers > 1:
+        # Each web process builds its own runtime from the environment (the model is cached,
+        # so that takes about a second); each runs one job worker too.
+        os.environ["DATABASE_URL"] = database.url
+        uvicorn.run(
+            "liaison.app:app_from_environment", factory=True, workers=args.workers, **options
+        )  # type: ignore[arg-type]
+        return 0
+    app = create_app(database, runtime, jobs=build_jobs(database, config))
+    uvicorn.run(app, **options)  # type: ignore[arg-type]
     return 0
 
 

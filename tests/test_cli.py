@@ -66,3 +66,21 @@ def test_bad_config_fails_with_the_key(tmp_path) -> None:  # type: ignore[no-unt
         [*LIAISON, "nlu", "train"], capture_output=True, text=True, cwd=ROOT, env=env, check=False
     )
     assert result.returncode == 1 and "languages" in result.stderr
+
+
+def test_chat_in_the_terminal(database) -> None:  # type: ignore[no-untyped-def]
+    env = {**os.environ, "DATABASE_URL": database.url, "LIAISON_LOG_LEVEL": "WARNING"}
+    result = subprocess.run(
+        [*LIAISON, "chat"],
+        input="bonjour\nmot de passe oublié\n2\n",
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env=env,
+        timeout=300,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "STOP" in result.stdout  # the welcome
+    assert "Mot de passe oublié" in result.stdout
+    assert "  1. " in result.stdout  # buttons shown as numbered choices
