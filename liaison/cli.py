@@ -97,22 +97,22 @@ def _run(args: argparse.Namespace, settings: Settings, config: AssistantConfig) 
     host, port = args.host or settings.host, args.port or settings.port
     print(f"\n  Liaison is running: open http://{host}:{port} in a browser.")
     print("  Stop it with Ctrl+C.\n", flush=True)
-    options: dict[str, object] = {
-        "host": host,
-        "port": port,
-        "log_level": "warning",
-        "access_log": False,
-    }
     if args.workers > 1:
         # Each web process builds its own runtime from the environment (the model is cached,
         # so that takes about a second); each runs one job worker too.
         os.environ["DATABASE_URL"] = database.url
         uvicorn.run(
-            "liaison.app:app_from_environment", factory=True, workers=args.workers, **options
-        )  # type: ignore[arg-type]
+            "liaison.app:app_from_environment",
+            factory=True,
+            workers=args.workers,
+            host=host,
+            port=port,
+            log_level="warning",
+            access_log=False,
+        )
         return 0
     app = create_app(database, runtime, jobs=build_jobs(database, config))
-    uvicorn.run(app, **options)  # type: ignore[arg-type]
+    uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)
     return 0
 
 
