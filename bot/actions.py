@@ -202,7 +202,11 @@ class ActionWelcome(Action):
 
     def run(self, dispatcher: Dispatcher, tracker: Tracker, domain: Domain) -> None:
         tracker.state.welcomed = True
-        utter(dispatcher, domain, "utter_welcome", buttons=[])
+        # CNIL guidance for chatbots: say it is automatic, that a person can take over, how to
+        # stop messages and how to learn what is kept — in the first message.
+        welcome, _buttons = render(domain.responses["utter_welcome"])
+        privacy, _buttons = render(domain.responses["utter_welcome_privacy"])
+        dispatcher.utter_message(f"{welcome}\n{privacy}")
 
 
 def registry(fallbacks_before_handover: int) -> dict[str, Action]:
