@@ -20,7 +20,9 @@ test: $(DEV_STAMP)
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 	$(BIN)/liaison i18n check
-	$(BIN)/pytest
+	$(BIN)/pytest -m "not browser"
+	# Playwright's sync API runs its own event loop: browser tests get a pytest run of their own.
+	$(BIN)/pytest -m browser
 
 $(VENV)/bin/python:
 	@test -n "$(PYTHON)" || { echo "Liaison needs Python 3.11 or newer (python3.11, python3.12…) on PATH."; exit 1; }
