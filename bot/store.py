@@ -12,9 +12,11 @@ per message); the tables themselves are declared in `liaison.models` and migrate
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, datetime
 from typing import Any
 
+import psycopg
 from psycopg import AsyncConnection
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
@@ -22,6 +24,8 @@ from psycopg_pool import AsyncConnectionPool
 
 from bot.assistant import Assistant, Inbound, Outcome
 from bot.state import ConversationState
+
+log = logging.getLogger(__name__)
 
 _LOCK_CONTACT = """
 INSERT INTO contact (channel, address, created_at, last_seen_at) VALUES (%s, %s, %s, %s)
@@ -79,6 +83,18 @@ class Conversations:
         self.assistant = assistant
 
     async def handle(self, inbound: Inbound) -> Outcome:
+        """Handle one inbound message; the turn and its replies are stored before returning."""
+        try:
+            return await self._handle_once(inbound)
+        except psycopg.OperationalError:
+            # The pool does not ping connections before lending them (a round trip per
+            # message); a connection that died while idle (server restart) fails here, before
+            # anything was committed, so one retry on a fresh connection is safe.
+            log.warning("database connection lost; checking the pool and retrying once")
+            await self.pool.check()  # drops every idle connection that died with it
+            return await self._handle_once(inbound)
+
+    async def _handle_once(self, inbound: Inbound) -> Outcome:
         now = datetime.now(UTC)
         async with self.pool.connection() as connection, connection.transaction():
             contact_id, state = await _load(connection, inbound, now)

@@ -51,7 +51,6 @@ class Database:
             min_size=1,
             max_size=max_size,
             open=False,
-            check=AsyncConnectionPool.check_connection,
         )
 
     def sync_engine(self) -> Engine:

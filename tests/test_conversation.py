@@ -237,3 +237,21 @@ async def test_html_is_stored_and_returned_as_text(
     outcome = await say(conversations, sender, "<script>alert(1)</script> notes pronote")
     assert outcome.text.startswith("<script>")  # the page escapes it; the core keeps it as text
     assert outcome.replies
+
+
+async def test_a_dead_pooled_connection_is_retried_once(
+    conversations: Conversations, sender: str, engine: AsyncEngine
+) -> None:
+    await say(conversations, sender, "bonjour")
+    # Kill every idle backend of the pool, as a server restart would.
+    async with engine.connect() as connection:
+        await connection.execute(
+            text(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE pid <> pg_backend_pid() AND datname = current_database() "
+                "AND state = 'idle' AND backend_type = 'client backend'"
+            )
+        )
+    outcome = await say(conversations, sender, "merci")
+    assert outcome.intent == "thanks"
+    assert outcome.replies
