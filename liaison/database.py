@@ -17,8 +17,7 @@ from alembic import command
 from alembic.config import Config as AlembicConfig
 from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
-from sqlalchemy import create_engine
-from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from liaison.errors import DatabaseError
@@ -52,9 +51,6 @@ class Database:
             max_size=max_size,
             open=False,
         )
-
-    def sync_engine(self) -> Engine:
-        return create_engine(self.sqlalchemy_url, pool_pre_ping=True)
 
 
 def to_sqlalchemy_url(url: str) -> str:
