@@ -98,15 +98,16 @@ class Assistant:
         dispatcher = Dispatcher()
         tracker = Tracker(state=state, message=parse, faq=self.faq, languages=self.config.languages)
         with self.catalogs.use(language):
-            first_contact = not state.welcomed
-            if first_contact:
-                self.actions["action_welcome"].run(dispatcher, tracker, self.domain)
-            if not (first_contact and parse.intent == "greet" and parse.confidence >= 0.5):
+            if state.welcomed:
                 self._decide(dispatcher, tracker, parse)
-            elif first_contact:
-                dispatcher.replies[-1] = Reply(
-                    dispatcher.replies[-1].text, tuple(topic_buttons(self.faq))
-                )
+            else:
+                self.actions["action_welcome"].run(dispatcher, tracker, self.domain)
+                if parse.intent == "greet" and parse.confidence >= 0.5:
+                    # A first "bonjour" gets the welcome with the topics, not a second greeting.
+                    welcome = dispatcher.replies.pop()
+                    dispatcher.utter_message(welcome.text, topic_buttons(self.faq))
+                else:
+                    self._decide(dispatcher, tracker, parse)
         state.remember_intent(parse.intent)
         state.offered_buttons = [
             {"title": b.title, "payload": b.payload} for b in dispatcher.last_buttons

@@ -28,7 +28,7 @@ from bot.nlu.result import NLUEngine
 from bot.replies import Reply
 from bot.store import Conversations
 from channels.base import Channel
-from liaison.errors import BadRequest, InboundError, MessageTooLarge
+from liaison.errors import BadRequest, InboundError, InvalidField, MessageTooLarge
 from liaison.i18n import LANGUAGE_NAMES, RTL_LANGUAGES, Catalogs
 
 HERE = Path(__file__).resolve().parent
@@ -115,14 +115,14 @@ class WebChannel(Channel):
             message = body.get("message")
             metadata = body.get("metadata") or {}
             if not isinstance(sender, str) or not _SENDER.match(sender):
-                raise BadRequest(
+                raise InvalidField(
                     "`sender` must be a string of 1-128 letters, digits or ._:@+-",
                     code="invalid_sender",
                 )
             if not isinstance(message, str):
-                raise BadRequest("`message` must be a string", code="invalid_message")
+                raise InvalidField("`message` must be a string", code="invalid_message")
             if not isinstance(metadata, dict):
-                raise BadRequest("`metadata` must be an object", code="invalid_metadata")
+                raise InvalidField("`metadata` must be an object", code="invalid_metadata")
             if len(message.encode("utf-8")) > self.max_message_bytes:
                 raise MessageTooLarge(
                     f"`message` is over {self.max_message_bytes} bytes", code="message_too_large"
@@ -145,7 +145,7 @@ class WebChannel(Channel):
             body = await _json_object(request, self.max_message_bytes + _BODY_SLACK)
             text = body.get("text")
             if not isinstance(text, str):
-                raise BadRequest("`text` must be a string", code="invalid_text")
+                raise InvalidField("`text` must be a string", code="invalid_text")
             if len(text.encode("utf-8")) > self.max_message_bytes:
                 raise MessageTooLarge(f"`text` is over {self.max_message_bytes} bytes")
         except InboundError as error:
@@ -185,17 +185,7 @@ async def _json_object(request: Request, limit: int) -> dict[str, Any]:
 
 
 def _error(error: InboundError) -> JSONResponse:
-    status = (
-        422
-        if error.code.startswith("invalid_")
-        and error.code
-        not in (
-            "invalid_json",
-            "invalid_encoding",
-        )
-        else error.status
-    )
-    return JSONResponse({"error": error.code, "message": str(error)}, status_code=status)
+    return JSONResponse({"error": error.code, "message": str(error)}, status_code=error.status)
 
 
 def _accepted_language(header: str, languages: list[str]) -> str | None:

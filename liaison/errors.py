@@ -55,6 +55,11 @@ class BadRequest(InboundError):
     code = "bad_request"
 
 
+class InvalidField(InboundError):
+    status = 422
+    code = "invalid_field"
+
+
 class MessageTooLarge(InboundError):
     status = 413
     code = "message_too_large"

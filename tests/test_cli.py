@@ -12,8 +12,10 @@ from liaison.settings import ROOT
 LIAISON = [sys.executable, "-m", "liaison"]
 
 
-def run(*args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "LIAISON_LOG_LEVEL": "WARNING"}
+def run(
+    *args: str, stdin: str = "", env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "LIAISON_LOG_LEVEL": "WARNING", **(env or {})}
     return subprocess.run(
         [*LIAISON, *args],
         input=stdin,
@@ -69,16 +71,8 @@ def test_bad_config_fails_with_the_key(tmp_path) -> None:  # type: ignore[no-unt
 
 
 def test_chat_in_the_terminal(database) -> None:  # type: ignore[no-untyped-def]
-    env = {**os.environ, "DATABASE_URL": database.url, "LIAISON_LOG_LEVEL": "WARNING"}
-    result = subprocess.run(
-        [*LIAISON, "chat"],
-        input="bonjour\nmot de passe oublié\n2\n",
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        env=env,
-        timeout=300,
-        check=False,
+    result = run(
+        "chat", stdin="bonjour\nmot de passe oublié\n2\n", env={"DATABASE_URL": database.url}
     )
     assert result.returncode == 0, result.stderr
     assert "STOP" in result.stdout  # the welcome
