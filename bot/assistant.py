@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from bot import keywords
@@ -17,10 +18,10 @@ from bot.actions import Tracker, registry, topic_buttons, utter
 from bot.content import FaqEntry
 from bot.domain import Domain
 from bot.nlu.result import Entity, NLUEngine, ParseResult
-from bot.replies import Dispatcher, Reply
+from bot.replies import Button, Dispatcher, Reply
 from bot.state import ConversationState
 from bot.text import clean, is_arabic_script, letters
-from liaison.i18n import Catalogs
+from liaison.i18n import Catalogs, _
 from liaison.settings import AssistantConfig
 
 log = logging.getLogger(__name__)
@@ -29,6 +30,12 @@ _PAYLOAD = re.compile(r"^/(?P<intent>[a-z_]{2,64})(?P<entities>\{.*\})?$", re.DO
 _CHOICE = re.compile(r"^\s*(\d{1,2})\s*[.)]?\s*$")
 # Responses that end with the topic buttons, so a parent always sees where to go next.
 _WITH_TOPICS = frozenset({"utter_greet", "utter_help", "utter_out_of_scope", "utter_thanks"})
+# The button that brings the rest of an answer a small channel held back (see `Inbound.split`).
+MORE_PAYLOAD = "/more"
+
+# How a channel that cannot take a long answer at once (SMS) splits one: the replies to send
+# now and the ones to hold until the parent asks for the rest, or None if all fit.
+Splitter = Callable[[list[Reply]], tuple[list[Reply], list[Reply]] | None]
 
 
 @dataclass(frozen=True)
@@ -39,6 +46,14 @@ class Inbound:
     address: str
     text: str
     language_hint: str | None = None  # the language the parent picked in the interface
+    # The provider's id of this message (Twilio MessageSid, Telegram update_id): a message
+    # delivered twice by the provider is handled once.
+    message_id: str | None = None
+    # For channels with little room per message: splits a long answer into what is sent now
+    # (ending with a "1. More" choice) and what waits for the parent's "1".
+    split: Splitter | None = None
+    # Language the channel knows the parent uses (Telegram's language_code), for a first contact.
+    language_guess: str | None = None
 
 
 @dataclass
@@ -78,6 +93,8 @@ class Assistant:
             # The parent picked a language in the interface: that is an explicit choice.
             state.slots["ui_language"] = hint
             state.language = hint
+        if state.language is None and inbound.language_guess in self.config.languages:
+            state.language = inbound.language_guess
         if len(text.encode("utf-8")) > self.config.messages.max_bytes:
             return self._simple(state, text, "utter_too_long", intent=None)
 
@@ -91,6 +108,9 @@ class Assistant:
             )
         if not text:
             return self._simple(state, text, "utter_empty", intent=None)
+        held = state.slots.pop("held_replies", None)
+        if held and self._selected_payload(state, text) == MORE_PAYLOAD:
+            return self._release(state, text, inbound, [_reply_from_json(r) for r in held])
 
         parse = self._selected_button(state, text) or await self.nlu.parse(text)
         self._update_language(state, parse, text)
@@ -109,11 +129,9 @@ class Assistant:
                 else:
                     self._decide(dispatcher, tracker, parse)
         state.remember_intent(parse.intent)
-        state.offered_buttons = [
-            {"title": b.title, "payload": b.payload} for b in dispatcher.last_buttons
-        ]
+        replies = self._fit(state, inbound, dispatcher.replies, language)
         return Outcome(
-            replies=dispatcher.replies,
+            replies=replies,
             text=text,
             language=self._language(state),
             intent=parse.intent,
@@ -207,7 +225,9 @@ class Assistant:
         with self.catalogs.use(language):
             buttons = topic_buttons(self.faq) if response == "utter_opted_in" else None
             utter(dispatcher, self.domain, response, buttons=buttons)
-        state.offered_buttons = []
+        state.offered_buttons = [
+            {"title": b.title, "payload": b.payload} for b in dispatcher.last_buttons
+        ]
         return Outcome(
             dispatcher.replies,
             text,
@@ -217,13 +237,50 @@ class Assistant:
             events=[event] if event else [],
         )
 
-    def _selected_button(self, state: ConversationState, text: str) -> ParseResult | None:
-        """A payload (`/faq_homework`, `/change_language{"language": "ar"}`) or a number."""
+    def _fit(
+        self, state: ConversationState, inbound: Inbound, replies: list[Reply], language: str
+    ) -> list[Reply]:
+        """What is sent now; on a small channel, the rest is held behind a "1. More" choice."""
+        parts = inbound.split(replies) if inbound.split is not None and replies else None
+        if parts is not None and parts[1]:
+            now, later = parts
+            with self.catalogs.use(language):
+                more = Button(_("La suite"), MORE_PAYLOAD)
+            last = now[-1]
+            now = [*now[:-1], Reply(last.text, (more,))]
+            state.slots["held_replies"] = [_reply_to_json(reply) for reply in later]
+            replies = now
+        state.offered_buttons = [
+            {"title": b.title, "payload": b.payload}
+            for b in Dispatcher(replies=list(replies)).last_buttons
+        ]
+        return replies
+
+    def _release(
+        self, state: ConversationState, text: str, inbound: Inbound, held: list[Reply]
+    ) -> Outcome:
+        language = self._language(state)
+        return Outcome(
+            replies=self._fit(state, inbound, held, language),
+            text=text,
+            language=language,
+            intent=None,
+            confidence=None,
+            events=["more"],
+        )
+
+    def _selected_payload(self, state: ConversationState, text: str) -> str:
+        """The payload a number ("2") picks among the offered buttons, else the text itself."""
         choice = _CHOICE.match(text)
         if choice and state.offered_buttons:
             index = int(choice.group(1)) - 1
             if 0 <= index < len(state.offered_buttons):
-                text = state.offered_buttons[index]["payload"]
+                return state.offered_buttons[index]["payload"]
+        return text
+
+    def _selected_button(self, state: ConversationState, text: str) -> ParseResult | None:
+        """A payload (`/faq_homework`, `/change_language{"language": "ar"}`) or a number."""
+        text = self._selected_payload(state, text)
         match = _PAYLOAD.match(text)
         if match is None or match.group("intent") not in self.domain.intents:
             return None
@@ -266,3 +323,15 @@ class Assistant:
 
     def _language(self, state: ConversationState) -> str:
         return state.language or self.config.default_language
+
+
+def _reply_to_json(reply: Reply) -> dict[str, object]:
+    return {"text": reply.text, "buttons": [[b.title, b.payload] for b in reply.buttons]}
+
+
+def _reply_from_json(raw: dict[str, object]) -> Reply:
+    buttons = raw.get("buttons") or []
+    return Reply(
+        text=str(raw.get("text", "")),
+        buttons=tuple(Button(str(t), str(p)) for t, p in buttons),  # type: ignore[attr-defined]
+    )

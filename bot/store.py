@@ -6,8 +6,14 @@ just committed), runs the assistant, and writes the state and every turn in one 
 a turn is never half-written, and two messages from one parent handled by two processes queue
 up instead of overwriting each other.
 
+For SMS and Telegram the replies are not returned to the provider but rendered by the channel
+and put in the outbox (`liaison.outbox`) in the same transaction, with their delivery jobs; a
+provider's message id (`Inbound.message_id`) is recorded in the same transaction too, so a
+message the provider delivers twice is handled once, and a turn that fails is not marked seen.
+On STOP, whatever is still queued for the parent is cancelled, also in that transaction.
+
 This is the hot path of every channel, so it speaks SQL to psycopg directly (three round trips
-per message); the tables themselves are declared in `liaison.models` and migrated by Alembic.
+per web message); the tables themselves are declared in `liaison.models` and migrated by Alembic.
 """
 
 from __future__ import annotations
@@ -24,6 +30,8 @@ from psycopg_pool import AsyncConnectionPool
 
 from bot.assistant import Assistant, Inbound, Outcome
 from bot.state import ConversationState
+from channels.base import Renderer
+from liaison.outbox import cancel_queued, enqueue
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +40,12 @@ INSERT INTO contact (channel, address, created_at, last_seen_at) VALUES (%s, %s,
 ON CONFLICT ON CONSTRAINT uq_contact_channel_address
 DO UPDATE SET last_seen_at = EXCLUDED.last_seen_at
 RETURNING id, language, opted_out_at
+"""
+
+_RECEIPT = """
+INSERT INTO inbound_receipt (channel, message_id, received_at) VALUES (%s, %s, %s)
+ON CONFLICT DO NOTHING
+RETURNING 1
 """
 
 _READ_CONVERSATION = """
@@ -77,10 +91,16 @@ class Conversations:
     """Handles inbound messages against the stored conversations."""
 
     def __init__(
-        self, pool: AsyncConnectionPool[AsyncConnection[Any]], assistant: Assistant
+        self,
+        pool: AsyncConnectionPool[AsyncConnection[Any]],
+        assistant: Assistant,
+        *,
+        outbox: dict[str, Renderer] | None = None,
     ) -> None:
         self.pool = pool
         self.assistant = assistant
+        # Channels whose replies go through the outbox, with how each renders them.
+        self.outbox = outbox or {}
 
     async def handle(self, inbound: Inbound) -> Outcome:
         """Handle one inbound message; the turn and its replies are stored before returning."""
@@ -97,9 +117,34 @@ class Conversations:
     async def _handle_once(self, inbound: Inbound) -> Outcome:
         now = datetime.now(UTC)
         async with self.pool.connection() as connection, connection.transaction():
+            if inbound.message_id is not None:
+                # A concurrent copy of the same message waits here on the unique key until
+                # the first one commits, then finds it done.
+                cursor = await connection.execute(
+                    _RECEIPT, (inbound.channel, inbound.message_id, now)
+                )
+                if await cursor.fetchone() is None:
+                    return Outcome([], inbound.text, "", None, None, events=["duplicate"])
             contact_id, state = await _load(connection, inbound, now)
+            was_opted_out = state.opted_out
             outcome = await self.assistant.respond(state, inbound)
             await _save(connection, contact_id, inbound, state, outcome, now)
+            renderer = self.outbox.get(inbound.channel)
+            if renderer is not None:
+                if state.opted_out and not was_opted_out:
+                    await cancel_queued(connection, contact_id, now)
+                with self.assistant.catalogs.use(outcome.language):
+                    messages = renderer(outcome.replies)
+                keyword = any(event.startswith("keyword:") for event in outcome.events)
+                await enqueue(
+                    connection,
+                    contact_id=contact_id,
+                    channel=inbound.channel,
+                    address=inbound.address,
+                    messages=messages,
+                    kind="keyword" if keyword else "reply",
+                    now=now,
+                )
         return outcome
 
 

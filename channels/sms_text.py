@@ -127,6 +127,12 @@ def render_sms(
     return bodies
 
 
+def split_text(text: str, fits: Callable[[str], bool]) -> list[str]:
+    """`text` in as few pieces as greedy packing gives, each passing `fits`, cut at line
+    boundaries first, then sentence boundaries, then between words (as `render_sms` does)."""
+    return _pack(text.strip(), fits)
+
+
 def choice_payload(text: str, offered: list[Button]) -> str | None:
     """The payload of the offered button a parent's reply selects, or None if it selects none.
 

@@ -28,6 +28,7 @@ from bot.nlu.result import NLUEngine
 from bot.replies import Reply
 from bot.store import Conversations
 from channels.base import Channel
+from channels.http import error_response, read_body
 from liaison.errors import BadRequest, InboundError, InvalidField, MessageTooLarge
 from liaison.i18n import LANGUAGE_NAMES, RTL_LANGUAGES, Catalogs
 
@@ -128,7 +129,7 @@ class WebChannel(Channel):
                     f"`message` is over {self.max_message_bytes} bytes", code="message_too_large"
                 )
         except InboundError as error:
-            return _error(error)
+            return error_response(error)
         hint = metadata.get("language")
         outcome = await self.conversations.handle(
             Inbound(
@@ -149,7 +150,7 @@ class WebChannel(Channel):
             if len(text.encode("utf-8")) > self.max_message_bytes:
                 raise MessageTooLarge(f"`text` is over {self.max_message_bytes} bytes")
         except InboundError as error:
-            return _error(error)
+            return error_response(error)
         result = await self.nlu.parse(text)
         return JSONResponse(result.to_rasa())
 
@@ -165,14 +166,7 @@ _PAGE_HEADERS = {
 
 
 async def _json_object(request: Request, limit: int) -> dict[str, Any]:
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise MessageTooLarge(f"request body is over {limit} bytes")
-    body = bytearray()
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > limit:
-            raise MessageTooLarge(f"request body is over {limit} bytes")
+    body = await read_body(request, limit)
     try:
         document = json.loads(body.decode("utf-8"))
     except UnicodeDecodeError as exc:
@@ -182,10 +176,6 @@ async def _json_object(request: Request, limit: int) -> dict[str, Any]:
     if not isinstance(document, dict):
         raise BadRequest("the body must be a JSON object", code="invalid_json")
     return document
-
-
-def _error(error: InboundError) -> JSONResponse:
-    return JSONResponse({"error": error.code, "message": str(error)}, status_code=error.status)
 
 
 def _accepted_language(header: str, languages: list[str]) -> str | None:

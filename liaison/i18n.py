@@ -61,9 +61,11 @@ class Catalogs:
         """Translate `_()` calls for `code` inside the block."""
         token = _current.set(self.get(code))
         catalogs_token = _catalogs.set(self)
+        language_token = _language.set(code)
         try:
             yield
         finally:
+            _language.reset(language_token)
             _catalogs.reset(catalogs_token)
             _current.reset(token)
 
@@ -94,6 +96,14 @@ _current: ContextVar[_gettext.NullTranslations | None] = ContextVar(
 
 
 _catalogs: ContextVar[Catalogs | None] = ContextVar("liaison_catalogs", default=None)
+
+
+_language: ContextVar[str] = ContextVar("liaison_language", default=SOURCE_LANGUAGE)
+
+
+def current_language() -> str:
+    """The language code of the reader of the current turn (for Babel's formatting)."""
+    return _language.get()
 
 
 def current_catalogs() -> Catalogs:

@@ -1,34 +1,58 @@
 """Background jobs on procrastinate, over the same PostgreSQL.
 
-`build_jobs()` makes the procrastinate app and registers the tasks (no import-time resources).
-`liaison worker` runs workers; `liaison run` also runs one inside the server process. Any number
-of workers on any number of machines share the queue through the database.
+`build_jobs()` makes the procrastinate app and registers the tasks (no import-time resources);
+`run_worker()` runs a worker with what the tasks need (the `Delivery`), and the recovery of
+jobs left behind by a dead worker. `liaison worker` runs workers; `liaison run` also runs one
+inside the server process. Any number of workers on any number of machines share the queue
+through the database.
 
-Tasks now: the daily purge of conversation turns older than `liaison.privacy.retention_days`.
-Deliveries, reminders and follow-ups join them with the channels and workshops.
+Tasks:
+
+* `liaison.deliver` — send one outbox message (`liaison.delivery`), retried by `DeliveryRetry`;
+* `liaison.purge_old_turns` — daily, erase turns and delivered messages older than
+  `liaison.privacy.retention_days`, and the duplicate-detection receipts after a week.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import procrastinate
 import psycopg
 
 from liaison.database import Database
-from liaison.settings import AssistantConfig
+from liaison.delivery import Delivery, DeliveryRetry
+from liaison.outbox import DELIVER_TASK, DELIVERY_QUEUE
+from liaison.settings import AssistantConfig, DeliveryConfig
 
 log = logging.getLogger(__name__)
 MAINTENANCE_QUEUE = "maintenance"
+# Providers retry a webhook for minutes or hours, not days.
+RECEIPT_DAYS = 7
 
 
 async def purge_old_turns(url: str, retention_days: int, *, now: datetime | None = None) -> int:
-    """Erase turns older than the retention period; returns how many were erased."""
-    cutoff = (now or datetime.now(UTC)) - timedelta(days=retention_days)
+    """Erase turns and outbox messages older than the retention period, and old inbound
+    receipts; returns how many turns were erased."""
+    now = now or datetime.now(UTC)
+    cutoff = now - timedelta(days=retention_days)
     async with await psycopg.AsyncConnection.connect(url) as connection:
         cursor = await connection.execute("DELETE FROM turn WHERE created_at < %s", (cutoff,))
-        return cursor.rowcount
+        erased = cursor.rowcount
+        await connection.execute(
+            "DELETE FROM outbound_message WHERE created_at < %s AND status IN "
+            "('sent', 'delivered', 'failed', 'cancelled')",
+            (cutoff,),
+        )
+        await connection.execute(
+            "DELETE FROM inbound_receipt WHERE received_at < %s",
+            (now - timedelta(days=RECEIPT_DAYS),),
+        )
+        return erased
 
 
 def build_jobs(database: Database, config: AssistantConfig) -> procrastinate.App:
@@ -43,4 +67,71 @@ def build_jobs(database: Database, config: AssistantConfig) -> procrastinate.App
         )
         return erased
 
+    @app.task(
+        name=DELIVER_TASK,
+        queue=DELIVERY_QUEUE,
+        pass_context=True,
+        retry=DeliveryRetry(config.delivery),
+    )
+    async def deliver(context: procrastinate.JobContext, message_id: int) -> str:
+        delivery: Delivery = context.additional_context["delivery"]
+        attempts = context.job.attempts if context.job is not None else 0
+        return await delivery.deliver(message_id, attempt=attempts + 1)
+
     return app
+
+
+async def recover_stalled(jobs: procrastinate.App, config: DeliveryConfig) -> int:
+    """Put back in the queue the jobs of workers that stopped beating (killed, crashed)."""
+    stalled = await jobs.job_manager.get_stalled_jobs(
+        seconds_since_heartbeat=config.stalled_after_seconds
+    )
+    count = 0
+    for job in stalled:
+        await jobs.job_manager.retry_job(job)
+        count += 1
+    if count:
+        log.warning("recovered %d job(s) from a worker that stopped", count)
+    return count
+
+
+async def run_worker(
+    jobs: procrastinate.App,
+    delivery: Delivery,
+    config: DeliveryConfig,
+    *,
+    concurrency: int,
+    install_signal_handlers: bool = True,
+    queues: list[str] | None = None,
+) -> None:
+    """A procrastinate worker for the delivery and maintenance queues, with the periodic
+    recovery of stalled jobs. `jobs` must be open."""
+
+    async def recover_forever() -> None:
+        while True:
+            try:
+                await recover_stalled(jobs, config)
+            except Exception:  # a database blip must not stop the recovery loop
+                log.exception("stalled-job recovery failed; trying again")
+            await asyncio.sleep(config.heartbeat_seconds)
+
+    recovery = asyncio.create_task(recover_forever())
+    options: dict[str, Any] = {
+        "concurrency": concurrency,
+        "additional_context": {"delivery": delivery},
+        "update_heartbeat_interval": config.heartbeat_seconds,
+        "stalled_worker_timeout": config.stalled_after_seconds,
+        # Retries scheduled for later (429, backoff) are picked up within half a second.
+        "fetch_job_polling_interval": 0.5,
+        "install_signal_handlers": install_signal_handlers,
+        # The outbox keeps each message's history; finished jobs need not stay.
+        "delete_jobs": "successful",
+    }
+    if queues is not None:
+        options["queues"] = queues
+    try:
+        await jobs.run_worker_async(**options)
+    finally:
+        recovery.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await recovery

@@ -93,3 +93,54 @@ class Turn(SQLModel, table=True):
     intent: str | None = Field(default=None, sa_column=Column(String(64), nullable=True))
     confidence: float | None = Field(default=None)
     created_at: datetime = _timestamp()
+
+
+class InboundReceipt(SQLModel, table=True):
+    """A provider's message id seen once: Twilio's MessageSid, Telegram's update_id.
+
+    Inserted in the same transaction as the turn it starts, so a retried delivery of the same
+    message waits for the first one and then finds it done (a unique key, not a read-then-write).
+    """
+
+    __tablename__ = "inbound_receipt"
+
+    channel: str = Field(sa_column=Column(String(16), primary_key=True))
+    message_id: str = Field(sa_column=Column(String(64), primary_key=True))
+    received_at: datetime = _timestamp()
+
+
+class OutboundMessage(SQLModel, table=True):
+    """One message to send: the outbox row behind a procrastinate `deliver` job.
+
+    `status` goes queued -> sending -> sent -> delivered, or to failed (with the provider's
+    code) or cancelled (the parent opted out before it left). `kind` is reply, keyword (the
+    STOP/START/HELP confirmations, sent even to an opted-out number), reminder or bulk.
+    """
+
+    __tablename__ = "outbound_message"
+
+    id: int | None = Field(default=None, sa_column=Column(BigInteger, primary_key=True))
+    contact_id: int = Field(
+        sa_column=Column(BigInteger, ForeignKey("contact.id", ondelete="CASCADE"), nullable=False)
+    )
+    channel: str = Field(sa_column=Column(String(16), nullable=False))
+    address: str = Field(sa_column=Column(String(128), nullable=False))
+    kind: str = Field(sa_column=Column(String(16), nullable=False))
+    priority: int = Field(sa_column=Column(Integer, nullable=False))
+    body: str = Field(sa_column=Column(Text, nullable=False))
+    buttons: list[dict[str, str]] = Field(
+        default_factory=list, sa_column=Column(JSONB, nullable=False, server_default="[]")
+    )
+    segments: int = Field(default=1, sa_column=Column(Integer, nullable=False))
+    status: str = Field(default="queued", sa_column=Column(String(16), nullable=False))
+    attempts: int = Field(default=0, sa_column=Column(Integer, nullable=False))
+    provider_id: str | None = Field(default=None, sa_column=Column(String(64), nullable=True))
+    error_code: str | None = Field(default=None, sa_column=Column(String(32), nullable=True))
+    error_message: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    idempotency_key: str | None = Field(
+        default=None, sa_column=Column(String(128), nullable=True, unique=True)
+    )
+    created_at: datetime = _timestamp()
+    updated_at: datetime = _timestamp()
+    sent_at: datetime | None = _timestamp(nullable=True)
+    delivered_at: datetime | None = _timestamp(nullable=True)

@@ -46,6 +46,26 @@ class Settings(BaseSettings):
     config_file: Path = ROOT / "config.yml"
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
+    # SMS over Twilio: the channel is on when all three are set.
+    twilio_account_sid: str | None = None
+    twilio_auth_token: SecretStr | None = None
+    # The sending number in E.164 (+33...) or a Messaging Service SID (MG...).
+    twilio_from: str | None = None
+    # Telegram: the channel is on when the bot token is set. Webhook mode also needs the secret.
+    telegram_token: SecretStr | None = None
+    telegram_webhook_secret: SecretStr | None = None
+    # Provider API base URLs, for the fake providers of tests and local development only.
+    twilio_api_url: str | None = None
+    telegram_api_url: str | None = None
+
+    @property
+    def twilio_enabled(self) -> bool:
+        return bool(self.twilio_account_sid and self.twilio_auth_token and self.twilio_from)
+
+    @property
+    def telegram_enabled(self) -> bool:
+        return self.telegram_token is not None and bool(self.telegram_token.get_secret_value())
+
     @model_validator(mode="after")
     def _check_database_url(self) -> Settings:
         if self.database_url is not None:
@@ -86,6 +106,42 @@ class PrivacyConfig(BaseModel):
     retention_days: int = Field(default=365, ge=1)
 
 
+class SmsConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    # Each turn's answer stays within this many segments (longer answers are cut into a short
+    # part plus "reply 1 for the rest"). 3 segments = 459 GSM-7 or 201 UCS-2 characters.
+    max_segments: int = Field(default=3, ge=2, le=10)
+    # Per sending number, across all workers.
+    segments_per_second: float = Field(default=10.0, gt=0)
+
+
+class TelegramConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    # Telegram's own limits: about 30 messages/s per bot, 1/s per chat.
+    messages_per_second: float = Field(default=25.0, gt=0)
+    per_chat_per_second: float = Field(default=1.0, gt=0)
+
+
+class DeliveryConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    max_attempts: int = Field(default=8, ge=1, le=50)
+    backoff_seconds: float = Field(default=2.0, gt=0)
+    backoff_max_seconds: float = Field(default=600.0, gt=0)
+    send_timeout_seconds: float = Field(default=15.0, gt=0)
+    # Bulk sends (broadcasts, reminders) book a rate-limit slot at most this far ahead, so a
+    # reply to a parent who is chatting never queues behind more than this much bulk traffic.
+    bulk_horizon_seconds: float = Field(default=0.2, ge=0)
+    worker_concurrency: int = Field(default=8, ge=1, le=200)
+    # A worker that has not beaten for `stalled_after_seconds` is dead: its jobs run again.
+    heartbeat_seconds: float = Field(default=5.0, gt=0)
+    stalled_after_seconds: float = Field(default=30.0, gt=0)
+    # Limits off: for benchmarks of the pipeline itself. Never in production.
+    rate_limits: bool = True
+
+
 class AssistantConfig(BaseModel):
     """The `liaison:` section of config.yml."""
 
@@ -97,6 +153,9 @@ class AssistantConfig(BaseModel):
     language_detection: LanguageDetectionConfig = Field(default_factory=LanguageDetectionConfig)
     messages: MessagesConfig = Field(default_factory=MessagesConfig)
     privacy: PrivacyConfig = Field(default_factory=PrivacyConfig)
+    sms: SmsConfig = Field(default_factory=SmsConfig)
+    telegram: TelegramConfig = Field(default_factory=TelegramConfig)
+    delivery: DeliveryConfig = Field(default_factory=DeliveryConfig)
 
     @field_validator("languages")
     @classmethod

@@ -5,22 +5,34 @@ the trained runtime, and the app served by uvicorn on 127.0.0.1 for HTTP and bro
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
+import random
 import shutil
 import socket
 import threading
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from dataclasses import replace
+from typing import Any
 
 import pytest
 import uvicorn
+from psycopg import AsyncConnection
+from psycopg_pool import AsyncConnectionPool
+from pydantic import SecretStr
 from sqlalchemy.ext.asyncio import AsyncEngine
+from starlette.applications import Starlette
 
 from bot.store import Conversations
-from liaison.app import Runtime, build_runtime, create_app
+from channels.fakes import FakeProviders
+from liaison.app import Runtime, build_runtime, create_app, senders_for
 from liaison.database import Database, migrate, start_embedded, stop_embedded
+from liaison.delivery import Delivery
 from liaison.settings import ROOT, load_config, load_settings
+
+Pool = AsyncConnectionPool[AsyncConnection[Any]]
 
 
 @pytest.fixture(scope="session")
@@ -82,14 +94,13 @@ def _free_port() -> int:
 @pytest.fixture(scope="session")
 def live_server_url(database: Database, runtime: Runtime) -> Iterator[str]:
     """The real app under uvicorn, in a thread, on a free loopback port."""
-    port = _free_port()
-    config = uvicorn.Config(
-        create_app(database, runtime),
-        host="127.0.0.1",
-        port=port,
-        log_level="warning",
-        lifespan="on",
-    )
+    with _serve(create_app(database, runtime), _free_port()) as url:
+        yield url
+
+
+@contextlib.contextmanager
+def _serve(app: Starlette, port: int) -> Iterator[str]:
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
     server = uvicorn.Server(config)
     thread = threading.Thread(target=lambda: asyncio.run(server.serve()), daemon=True)
     thread.start()
@@ -101,3 +112,85 @@ def live_server_url(database: Database, runtime: Runtime) -> Iterator[str]:
     yield f"http://127.0.0.1:{port}"
     server.should_exit = True
     thread.join(timeout=10)
+
+
+# -- channels: fake providers on 127.0.0.1, and the app with SMS and Telegram on ---------------
+
+TELEGRAM_SECRET = "test-webhook-secret-0123456789"
+SMS_FROM = "+33639980000"
+
+
+@pytest.fixture(scope="session")
+def fakes() -> Iterator[FakeProviders]:
+    with FakeProviders() as providers:
+        yield providers
+
+
+@pytest.fixture(scope="session")
+def channel_port() -> int:
+    return _free_port()
+
+
+@pytest.fixture(scope="session")
+def channel_runtime(runtime: Runtime, fakes: FakeProviders, channel_port: int) -> Runtime:
+    """The runtime with SMS and Telegram credentials pointing at the fakes."""
+    settings = runtime.settings.model_copy(
+        update={
+            "public_url": f"http://127.0.0.1:{channel_port}",
+            "twilio_account_sid": fakes.twilio.account_sid,
+            "twilio_auth_token": SecretStr(fakes.twilio.auth_token),
+            "twilio_from": SMS_FROM,
+            "twilio_api_url": fakes.url,
+            "telegram_token": SecretStr(fakes.telegram.token),
+            "telegram_webhook_secret": SecretStr(TELEGRAM_SECRET),
+            "telegram_api_url": fakes.url,
+        }
+    )
+    config = runtime.config.model_copy(
+        update={
+            "delivery": runtime.config.delivery.model_copy(
+                update={"send_timeout_seconds": 1.0, "backoff_seconds": 0.1}
+            )
+        }
+    )
+    return replace(runtime, settings=settings, config=config)
+
+
+@pytest.fixture(scope="session")
+def channel_server_url(
+    database: Database, channel_runtime: Runtime, channel_port: int
+) -> Iterator[str]:
+    """The app with every channel on, without its in-process worker: tests send the outbox
+    themselves (`deliver_all`) or run workers explicitly."""
+    with _serve(create_app(database, channel_runtime), channel_port) as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+async def pool(database: Database) -> AsyncIterator[Pool]:
+    pool = database.pool(max_size=8)
+    await pool.open(wait=True, timeout=30)
+    yield pool
+    await pool.close()
+
+
+@pytest.fixture(scope="session")
+async def delivery(pool: Pool, channel_runtime: Runtime) -> AsyncIterator[Delivery]:
+    delivery = Delivery(
+        pool,
+        senders_for(channel_runtime.settings, channel_runtime.config),
+        channel_runtime.config.delivery.model_copy(update={"rate_limits": False}),
+    )
+    yield delivery
+    await delivery.close()
+
+
+@pytest.fixture
+def phone() -> str:
+    """A fresh French mobile number for each test."""
+    return "+33612" + "".join(random.choices("0123456789", k=6))
+
+
+@pytest.fixture
+def chat_id() -> int:
+    return random.randint(10**8, 10**10)
