@@ -93,14 +93,17 @@ class RateLimiter:
 
     Each key is a virtual clock (`rate_limit.next_slot`): booking takes the latest of the
     keys' clocks (or now) as the send time and moves each clock on by the time that send
-    occupies (units / rate). Sends are spaced, never bunched, so no second can hold more than
-    the rate allows. Bulk sends only book within `horizon` seconds of now and otherwise wait
-    without booking, which keeps replies (booked at once) at most `horizon` behind bulk.
+    occupies (units / rate, divided by `headroom`). Sends are spaced, never bunched, so no
+    second can hold more than the rate allows; the headroom (5 % by default) absorbs the
+    jitter between a booked slot and the moment the provider sees the request. Bulk sends
+    only book within `horizon` seconds of now and otherwise wait without booking, which keeps
+    replies (booked at once) at most `horizon` behind bulk.
     """
 
-    def __init__(self, pool: Pool, *, horizon: float) -> None:
+    def __init__(self, pool: Pool, *, horizon: float, headroom: float = 1.0) -> None:
         self.pool = pool
         self.horizon = horizon
+        self.headroom = headroom
 
     async def wait(self, keys: list[tuple[str, float]], *, bulk: bool) -> float:
         """Book and sleep until the slot; returns the seconds waited."""
@@ -108,7 +111,7 @@ class RateLimiter:
             return 0.0
         ordered = sorted(keys)  # one lock order for every caller: no deadlock
         names = [key for key, _ in ordered]
-        intervals = [interval for _, interval in ordered]
+        intervals = [interval / self.headroom for _, interval in ordered]
         waited = 0.0
         while True:
             async with self.pool.connection() as connection:
@@ -138,7 +141,9 @@ class Delivery:
         self.pool = pool
         self.senders = senders
         self.config = config
-        self.limiter = RateLimiter(pool, horizon=config.bulk_horizon_seconds)
+        self.limiter = RateLimiter(
+            pool, horizon=config.bulk_horizon_seconds, headroom=config.rate_headroom
+        )
 
     async def close(self) -> None:
         for sender in self.senders.values():

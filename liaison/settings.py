@@ -138,6 +138,9 @@ class DeliveryConfig(BaseModel):
     # A worker that has not beaten for `stalled_after_seconds` is dead: its jobs run again.
     heartbeat_seconds: float = Field(default=5.0, gt=0)
     stalled_after_seconds: float = Field(default=30.0, gt=0)
+    # Sends are booked at this share of each configured rate, so that the few milliseconds of
+    # jitter between a booked slot and the provider's clock never push a second over the limit.
+    rate_headroom: float = Field(default=0.95, ge=0.5, le=1.0)
     # Limits off: for benchmarks of the pipeline itself. Never in production.
     rate_limits: bool = True
 
