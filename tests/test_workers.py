@@ -147,3 +147,27 @@ async def test_two_workers_hold_the_global_rate(pool, fakes, worker_env, workers
     achieved = (len(times) - 1) / (times[-1] - times[0])
     assert max(per_second.values()) <= rate, f"{sorted(per_second.values())} over {rate}/s"
     assert achieved >= 0.85 * rate, f"only {achieved:.1f}/s of {rate}/s"
+
+
+async def test_a_reply_passes_a_running_broadcast(pool, fakes, worker_env, workers) -> None:
+    tag = f"bulk{time.monotonic_ns()}"
+    base = 9_000_000_000 + (time.monotonic_ns() % 1_000_000) * 1000
+    env = worker_env(telegram__messages_per_second=25)
+    await _queue_to_chats(pool, 1000, tag, base)  # 40 s of broadcast at 25/s
+    _start(workers, env, concurrency=8)
+    deadline = time.monotonic() + 60
+    while sum(m.text.startswith(tag) for m in fakes.telegram.messages) < 50:
+        assert time.monotonic() < deadline, "the broadcast did not start"
+        await asyncio.sleep(0.05)
+
+    delays = []
+    for number in range(5):
+        chat = str(base - 1 - number)
+        contact = await new_contact(pool, "telegram", chat)
+        queued = time.time()
+        await queue(pool, contact, "telegram", chat, [f"{tag}-reply"], kind="reply")
+        [arrived] = await fakes.telegram.wait_for_messages(int(chat), count=1, timeout=10)
+        delays.append(arrived.time - queued)
+        await asyncio.sleep(0.5)
+
+    assert max(delays) < 1.0, f"replies waited {delays} behind the broadcast"
