@@ -15,10 +15,10 @@ Guadeloupe mobile), and a school in La Réunion ("RE") would reject a mainland "
 a ten-digit number written nationally is not valid in the default region (one of the plan), the
 other regions of the plan are tried: the overseas ones first, then FR, whose ranges are the
 coarsest. The answer must be unique: GP, BL and MF share +590, RE and YT share +262, so regions
-count once per E.164 result, and two different results are refused rather than guessed (no
-ten-digit number is ambiguous with the current metadata, from FR or RE). "+33 690 12 34 56",
-the usual mistake of putting the mainland code on an overseas number, is read the same way:
-it is no valid French number, while 0690 12 34 56 is.
+count once per E.164 result, and two different results are refused rather than guessed (with
+the current metadata none from FR; from RE, a few special-rate 08 and VoIP 09 ranges, never a
+mobile). "+33 690 12 34 56", the usual mistake of putting the mainland code on an overseas
+number, is read the same way: it is no valid French number, while 0690 12 34 56 is.
 
 Some limits are deliberate. New Caledonia, French Polynesia and Wallis-and-Futuna have plans of
 their own (6 or 8 digits, no leading 0), as have the old six-digit numbers of Saint-Pierre: a

@@ -98,6 +98,8 @@ INVALID = [
     # Not guessed from a mainland school: a truncated mainland number is likelier.
     ("bare new caledonia", "75 12 34", "FR"),
     ("old saint-pierre national", "055 12 34", "FR"),
+    # From La Réunion, some special-rate numbers are valid in several overseas regions at once.
+    ("ambiguous from reunion", "0812 34 56 78", "RE"),
     # The Pacific collectivities have their own plans: no mainland "06" there.
     ("mainland national from noumea", "06 12 34 56 78", "NC"),
     ("guadeloupe national from papeete", "0690 12 34 56", "PF"),
@@ -130,6 +132,12 @@ def test_invalid_numbers(raw: str, default_region: str) -> None:
 def test_invalid_number_is_a_value_error() -> None:
     with pytest.raises(ValueError, match="not a valid phone number"):
         to_e164("07 12 34 56 78")
+
+
+def test_ambiguity_is_refused_not_guessed() -> None:
+    with pytest.raises(InvalidPhoneNumber, match="ambiguous"):
+        to_e164("0812 34 56 78", "RE")
+    assert to_e164("0812 34 56 78", "FR") == "+33812345678"
 
 
 def test_default_is_france() -> None:
