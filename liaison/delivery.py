@@ -24,10 +24,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
+import psycopg
 from procrastinate import RetryDecision
 from procrastinate.jobs import Job
 from procrastinate.retry import BaseRetryStrategy
@@ -40,6 +42,7 @@ from liaison.settings import DeliveryConfig
 
 log = logging.getLogger(__name__)
 Pool = AsyncConnectionPool[AsyncConnection[Any]]
+T = TypeVar("T")
 
 _CLAIM = """
 UPDATE outbound_message AS m
@@ -75,6 +78,22 @@ RETURNING contact_id
 _OPT_OUT = "UPDATE contact SET opted_out_at = coalesce(opted_out_at, %(now)s) WHERE id = %(id)s"
 
 _RESERVE = "SELECT liaison_rate_reserve(%s::text[], %s::float8[], %s::float8)"
+
+
+async def _on_db(pool: Pool, work: Callable[[AsyncConnection[Any]], Awaitable[T]]) -> T:
+    """Run `work` on a pooled connection (in a transaction); once more on a fresh one if the
+    connection had died while idle (a database restart): the pool does not ping connections
+    before lending them, and every statement here is safe to run again."""
+    for attempt in (1, 2):
+        try:
+            async with pool.connection() as connection, connection.transaction():
+                return await work(connection)
+        except psycopg.OperationalError:
+            if attempt == 2:
+                raise
+            log.warning("database connection lost; checking the pool and retrying once")
+            await pool.check()
+    raise AssertionError("unreachable")  # pragma: no cover
 
 
 @dataclass(frozen=True)
@@ -113,13 +132,15 @@ class RateLimiter:
         names = [key for key, _ in ordered]
         intervals = [interval / self.headroom for _, interval in ordered]
         waited = 0.0
+        horizon = self.horizon if bulk else None
+
+        async def book(connection: AsyncConnection[Any]) -> float:
+            cursor = await connection.execute(_RESERVE, (names, intervals, horizon))
+            row = await cursor.fetchone()
+            return float(row[0]) if row else 0.0
+
         while True:
-            async with self.pool.connection() as connection:
-                cursor = await connection.execute(
-                    _RESERVE, (names, intervals, self.horizon if bulk else None)
-                )
-                row = await cursor.fetchone()
-            delay = float(row[0]) if row else 0.0
+            delay = await _on_db(self.pool, book)
             if delay >= 0:
                 if delay > 0:
                     await asyncio.sleep(delay)
@@ -189,28 +210,24 @@ class Delivery:
         except RetryableSendError as exc:
             error = exc
         else:
-            async with self.pool.connection() as connection:
-                await connection.execute(
-                    _SENT,
-                    {"id": message_id, "provider_id": result.provider_id, "now": _now()},
-                )
+            sent = {"id": message_id, "provider_id": result.provider_id, "now": _now()}
+            await _on_db(self.pool, lambda connection: connection.execute(_SENT, sent))
             return "sent"
         if attempt >= self.config.max_attempts:
             await self._finish(message_id, "failed", error.code, f"gave up: {error}")
             log.warning("message %d failed after %d attempts (%s)", message_id, attempt, error)
             return "failed"
-        async with self.pool.connection() as connection:
-            await connection.execute(
-                _REQUEUE,
-                {"id": message_id, "code": error.code, "error": str(error), "now": _now()},
-            )
+        requeue = {"id": message_id, "code": error.code, "error": str(error), "now": _now()}
+        await _on_db(self.pool, lambda connection: connection.execute(_REQUEUE, requeue))
         log.info("message %d: attempt %d failed (%s), will retry", message_id, attempt, error.code)
         raise error
 
     async def _claim(self, message_id: int) -> _Claim | None:
-        async with self.pool.connection() as connection:
+        async def claim(connection: AsyncConnection[Any]) -> Any:
             cursor = await connection.execute(_CLAIM, {"id": message_id, "now": _now()})
-            row = await cursor.fetchone()
+            return await cursor.fetchone()
+
+        row = await _on_db(self.pool, claim)
         if row is None:
             return None
         contact_id, channel, address, kind, priority, body, buttons, segments, opted_out = row
@@ -234,30 +251,34 @@ class Delivery:
         opt_out: bool = False,
     ) -> None:
         now = _now()
-        async with self.pool.connection() as connection, connection.transaction():
-            cursor = await connection.execute(
-                _FINISH,
-                {"id": message_id, "status": status, "code": code, "error": error, "now": now},
-            )
+        values = {"id": message_id, "status": status, "code": code, "error": error, "now": now}
+
+        async def finish(connection: AsyncConnection[Any]) -> None:
+            cursor = await connection.execute(_FINISH, values)
             row = await cursor.fetchone()
             if opt_out and row is not None:
                 await connection.execute(_OPT_OUT, {"id": row[0], "now": now})
                 await cancel_queued(connection, row[0], now)
 
+        await _on_db(self.pool, finish)
+
 
 class DeliveryRetry(BaseRetryStrategy):
-    """Retry only what is worth retrying: the provider's `retry_after` when it gave one, else
-    exponential backoff with ±20 % jitter (so a provider outage does not end in a stampede)."""
+    """Retry only what is worth retrying (a retryable send error, an unreachable database):
+    after the provider's `retry_after` when it gave one, else with exponential backoff and
+    ±20 % jitter (so a provider outage does not end in a stampede)."""
 
     def __init__(self, config: DeliveryConfig) -> None:
         self.config = config
 
     def get_retry_decision(self, *, exception: BaseException, job: Job) -> RetryDecision | None:
-        if not isinstance(exception, RetryableSendError):
+        # A database that stays unreachable (not just a dropped connection) is worth waiting
+        # for too: the message is safe in its row.
+        if not isinstance(exception, RetryableSendError | psycopg.OperationalError):
             return None
         if job.attempts + 1 >= self.config.max_attempts:
             return None
-        if exception.retry_after is not None:
+        if isinstance(exception, RetryableSendError) and exception.retry_after is not None:
             delay = exception.retry_after
         else:
             delay = min(

@@ -121,6 +121,11 @@ SMS_FROM = "+33639980000"
 
 
 @pytest.fixture(scope="session")
+def telegram_secret() -> str:
+    return TELEGRAM_SECRET
+
+
+@pytest.fixture(scope="session")
 def fakes() -> Iterator[FakeProviders]:
     with FakeProviders() as providers:
         yield providers
@@ -168,21 +173,29 @@ def channel_server_url(
 
 @pytest.fixture(scope="session")
 async def pool(database: Database) -> AsyncIterator[Pool]:
-    pool = database.pool(max_size=8)
+    """For the tests' own queries: checked before each use, since one test kills every idle
+    connection (as a database restart would)."""
+    pool: Pool = AsyncConnectionPool(
+        database.url, min_size=1, max_size=8, open=False, check=AsyncConnectionPool.check_connection
+    )
     await pool.open(wait=True, timeout=30)
     yield pool
     await pool.close()
 
 
 @pytest.fixture(scope="session")
-async def delivery(pool: Pool, channel_runtime: Runtime) -> AsyncIterator[Delivery]:
+async def delivery(database: Database, channel_runtime: Runtime) -> AsyncIterator[Delivery]:
+    """Delivery as a worker runs it (its own pool, not pinged before use), limits lifted."""
+    own_pool = database.pool(max_size=8)
+    await own_pool.open(wait=True, timeout=30)
     delivery = Delivery(
-        pool,
+        own_pool,
         senders_for(channel_runtime.settings, channel_runtime.config),
         channel_runtime.config.delivery.model_copy(update={"rate_limits": False}),
     )
     yield delivery
     await delivery.close()
+    await own_pool.close()
 
 
 @pytest.fixture

@@ -229,3 +229,39 @@ async def test_bulk_books_only_within_the_horizon(pool) -> None:
     assert -1.0 < refusal < -0.5  # nothing booked: ask again in about 0.9 s
     reply_wait = await RateLimiter(pool, horizon=0.1).wait([(key, 1.0)], bulk=False)
     assert 0.8 < reply_wait < 1.1  # a reply books at once, right after the first send
+
+
+async def test_delivery_survives_a_database_restart(pool, delivery, fakes, phone) -> None:
+    contact = await new_contact(pool, "sms", phone)
+    [message_id] = await queue(pool, contact, "sms", phone, ["Bonjour"])
+    async with pool.connection() as connection:  # every other idle connection dies
+        await connection.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE pid <> pg_backend_pid() AND datname = current_database() "
+            "AND state = 'idle' AND backend_type = 'client backend'"
+        )
+
+    assert await delivery.deliver(message_id, attempt=1) == "sent"
+    assert len(fakes.twilio.messages_to(phone)) == 1
+
+
+def test_retry_strategy_retries_only_what_is_worth_it(channel_runtime) -> None:
+    import psycopg
+    from procrastinate.jobs import Job
+
+    from channels.base import PermanentSendError
+    from liaison.delivery import DeliveryRetry
+
+    config = channel_runtime.config.delivery
+    strategy = DeliveryRetry(config)
+    job = Job(id=1, queue="delivery", lock=None, queueing_lock=None, task_name="t", attempts=0)
+    later = job.evolve(attempts=config.max_attempts - 1)
+
+    assert strategy.get_retry_decision(exception=RetryableSendError("x"), job=job) is not None
+    assert strategy.get_retry_decision(exception=psycopg.OperationalError(), job=job) is not None
+    assert strategy.get_retry_decision(exception=PermanentSendError("x"), job=job) is None
+    assert strategy.get_retry_decision(exception=KeyError("x"), job=job) is None
+    assert strategy.get_retry_decision(exception=RetryableSendError("x"), job=later) is None
+    waited = strategy.get_retry_decision(exception=RetryableSendError("x", retry_after=7), job=job)
+    assert waited is not None and waited.retry_at is not None
+    assert 6 < (waited.retry_at - datetime.now(UTC)).total_seconds() <= 7

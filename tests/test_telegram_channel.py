@@ -8,7 +8,6 @@ import json
 
 import httpx
 import pytest
-from conftest import TELEGRAM_SECRET
 from outbox_helpers import deliver_all, messages_for
 
 from bot.store import Conversations
@@ -39,8 +38,12 @@ async def _contact(pool, chat_id: int) -> tuple[str | None, bool]:
     return row[0], row[1]
 
 
+# The secret the app under test expects (the `telegram_secret` fixture).
+SECRET = "test-webhook-secret-0123456789"
+
+
 async def _post(fakes, url: str, update: dict) -> httpx.Response:
-    return await fakes.telegram.post_update(url + WEBHOOK, update, secret_token=TELEGRAM_SECRET)
+    return await fakes.telegram.post_update(url + WEBHOOK, update, secret_token=SECRET)
 
 
 async def _say(fakes, url, chat_id, text, delivery, pool, **user) -> list:
@@ -64,12 +67,15 @@ async def _say(fakes, url, chat_id, text, delivery, pool, **user) -> list:
         pytest.param("latin-1", 400, id="non-utf8"),
     ],
 )
-async def test_webhook_cases(channel_server_url, fakes, pool, chat_id, case, status) -> None:
+async def test_webhook_cases(
+    channel_server_url, fakes, pool, chat_id, telegram_secret, case, status
+) -> None:
+    assert telegram_secret == SECRET
     update = fakes.telegram.message_update(chat_id, "Bonjour")
-    headers = {"X-Telegram-Bot-Api-Secret-Token": TELEGRAM_SECRET}
+    headers = {"X-Telegram-Bot-Api-Secret-Token": SECRET}
     body = json.dumps(update).encode()
     if case == "wrong-secret":
-        headers["X-Telegram-Bot-Api-Secret-Token"] = TELEGRAM_SECRET + "x"
+        headers["X-Telegram-Bot-Api-Secret-Token"] = SECRET + "x"
     elif case == "no-secret":
         headers = {}
     elif case == "not-json":
