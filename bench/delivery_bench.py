@@ -30,6 +30,7 @@ import json
 import math
 import os
 import shlex
+import signal
 import subprocess
 import sys
 import time
@@ -327,6 +328,9 @@ def main() -> None:
     parser.add_argument("--keep", action="store_true", help="leave the embedded PostgreSQL up")
     args = parser.parse_args()
 
+    # Ctrl+C and kill both end in the `finally` below, which stops every subprocess.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     WORK.mkdir(parents=True, exist_ok=True)
     pgdata = None if os.environ.get("DATABASE_URL") else PGDATA
     load = Path("/proc/loadavg").read_text().split()[0]

@@ -148,7 +148,7 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        pool = database.pool(max_size=20)
+        pool = database.pool(max_size=20, name="liaison-web")
         await pool.open(wait=True, timeout=30)
         state["pool"] = pool
         channels = channels_for(runtime, pool)

@@ -152,7 +152,7 @@ def _worker(args: argparse.Namespace, settings: Settings, config: AssistantConfi
     async def work() -> None:
         # Each job holds a connection only for its short statements; the rate-limit sleeps
         # and the provider calls hold none.
-        pool = database.pool(max_size=min(concurrency + 2, 20))
+        pool = database.pool(max_size=min(concurrency + 2, 20), name="liaison-worker")
         await pool.open(wait=True, timeout=30)
         delivery = Delivery(pool, senders_for(settings, config), config.delivery)
         try:

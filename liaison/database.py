@@ -43,13 +43,17 @@ class Database:
             self.sqlalchemy_url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True
         )
 
-    def pool(self, *, max_size: int = 10) -> AsyncConnectionPool[AsyncConnection[Any]]:
-        """An unopened psycopg pool (open it with `await pool.open()`)."""
+    def pool(
+        self, *, max_size: int = 10, name: str = "liaison"
+    ) -> AsyncConnectionPool[AsyncConnection[Any]]:
+        """An unopened psycopg pool (open it with `await pool.open()`); its connections show
+        as `name` in pg_stat_activity (application_name)."""
         return AsyncConnectionPool(
             self.url,
             min_size=1,
             max_size=max_size,
             open=False,
+            kwargs={"application_name": name},
         )
 
 

@@ -73,7 +73,7 @@ async def engine(database: Database) -> AsyncIterator[AsyncEngine]:
 
 @pytest.fixture(scope="session")
 async def conversations(database: Database, runtime: Runtime) -> AsyncIterator[Conversations]:
-    pool = database.pool(max_size=5)
+    pool = database.pool(max_size=5, name="liaison-conversations-tests")
     await pool.open(wait=True, timeout=30)
     yield Conversations(pool, runtime.assistant)
     await pool.close()
@@ -173,11 +173,8 @@ def channel_server_url(
 
 @pytest.fixture(scope="session")
 async def pool(database: Database) -> AsyncIterator[Pool]:
-    """For the tests' own queries: checked before each use, since one test kills every idle
-    connection (as a database restart would)."""
-    pool: Pool = AsyncConnectionPool(
-        database.url, min_size=1, max_size=8, open=False, check=AsyncConnectionPool.check_connection
-    )
+    """For the tests' own queries."""
+    pool = database.pool(max_size=8, name="liaison-tests")
     await pool.open(wait=True, timeout=30)
     yield pool
     await pool.close()
@@ -186,7 +183,7 @@ async def pool(database: Database) -> AsyncIterator[Pool]:
 @pytest.fixture(scope="session")
 async def delivery(database: Database, channel_runtime: Runtime) -> AsyncIterator[Delivery]:
     """Delivery as a worker runs it (its own pool, not pinged before use), limits lifted."""
-    own_pool = database.pool(max_size=8)
+    own_pool = database.pool(max_size=8, name="liaison-delivery-tests")
     await own_pool.open(wait=True, timeout=30)
     delivery = Delivery(
         own_pool,

@@ -248,8 +248,7 @@ async def test_a_dead_pooled_connection_is_retried_once(
         await connection.execute(
             text(
                 "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                "WHERE pid <> pg_backend_pid() AND datname = current_database() "
-                "AND state = 'idle' AND backend_type = 'client backend'"
+                "WHERE application_name = 'liaison-conversations-tests' AND state = 'idle'"
             )
         )
     outcome = await say(conversations, sender, "merci")
