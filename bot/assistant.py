@@ -241,11 +241,11 @@ class Assistant:
         self, state: ConversationState, inbound: Inbound, replies: list[Reply], language: str
     ) -> list[Reply]:
         """What is sent now; on a small channel, the rest is held behind a "1. More" choice."""
-        parts = inbound.split(replies) if inbound.split is not None and replies else None
+        with self.catalogs.use(language):  # the channel measures the words it will send
+            parts = inbound.split(replies) if inbound.split is not None and replies else None
+            more = Button(_("La suite"), MORE_PAYLOAD)
         if parts is not None and parts[1]:
             now, later = parts
-            with self.catalogs.use(language):
-                more = Button(_("La suite"), MORE_PAYLOAD)
             last = now[-1]
             now = [*now[:-1], Reply(last.text, (more,))]
             state.slots["held_replies"] = [_reply_to_json(reply) for reply in later]

@@ -95,6 +95,11 @@ class Sender(Protocol):
         """The shared rate limits one message uses: (key, seconds it occupies) pairs."""
         ...
 
+    async def start(self) -> None:
+        """Get ready before the first send (open sessions, load the SDK's modules), so that the
+        first send is as quick as the others and leaves in its rate-limit slot."""
+        ...
+
     async def send(self, address: str, message: Outgoing, *, message_id: int) -> SendResult:
         """Send, or raise RetryableSendError / PermanentSendError."""
         ...

@@ -50,7 +50,7 @@ from channels.base import (
 )
 from channels.http import error_response, read_body
 from channels.phone import InvalidPhoneNumber, mask, to_e164
-from channels.sms_text import render_sms, segments, split_text
+from channels.sms_text import boundaries, render_sms, segments
 from liaison.errors import BadRequest, Forbidden, InboundError
 from liaison.i18n import _, current_language
 from liaison.outbox import record_status
@@ -60,6 +60,8 @@ log = logging.getLogger(__name__)
 # Twilio's own requests are small; anything bigger is not Twilio.
 _MAX_BODY = 64 * 1024
 _SID = re.compile(r"^(SM|MM|SMS)[0-9a-fA-F]{32}$|^(SM|MM)[0-9A-Za-z]{10,64}$")
+# Twilio's ceiling for one message (1,600 characters): 10 segments.
+_MOST = 10
 _TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response></Response>'
 
 # Twilio error codes that say the number opted out at the carrier (STOP sent to Twilio itself).
@@ -104,7 +106,15 @@ class SmsChannel(Channel):
 
     def outgoing(self, replies: list[Reply]) -> list[Outgoing]:
         """The SMS bodies of one turn, in the current locale, with their segment counts."""
-        bodies = render_sms(replies, choose_prompt=_choose_prompt, max_segments=self.max_segments)
+        try:
+            bodies = render_sms(
+                replies, choose_prompt=_choose_prompt, max_segments=self.max_segments
+            )
+        except ValueError:
+            # A menu whose choices alone need more segments than allowed: sending it whole
+            # (within Twilio's 10-segment ceiling) beats sending nothing.
+            log.warning("an SMS menu needs more than %d segments; sent whole", self.max_segments)
+            bodies = render_sms(replies, choose_prompt=_choose_prompt, max_segments=_MOST)
         return [Outgoing(body=body, units=segments(body).count) for body in bodies]
 
     def split(self, replies: list[Reply]) -> tuple[list[Reply], list[Reply]] | None:
@@ -126,18 +136,24 @@ class SmsChannel(Channel):
         # The first reply alone is too long: send its first lines or sentences now.
         first, rest = replies[0], replies[1:]
 
-        def fits(text: str) -> bool:
-            return self._cost([Reply(text, more)]) <= self.max_segments
+        def fits(text: str, buttons: tuple[Button, ...]) -> bool:
+            return self._cost([Reply(text, buttons)]) <= self.max_segments
 
-        pieces = split_text(first.text, fits)
-        if len(pieces) < 2:  # nothing to cut at; render_sms will split the body itself
-            return None
-        head = pieces[0]
-        tail = (
-            first.text.strip()[len(head) :].strip() if first.text.strip().startswith(head) else ""
-        )
-        tail = tail or "\n".join(pieces[1:])
-        return [Reply(head)], [Reply(tail, first.buttons), *rest]
+        text = first.text.strip()
+        cuts = [(text[:at].strip(), text[at:].strip()) for at in reversed(boundaries(text))]
+        now = [(head, tail) for head, tail in cuts if fits(head, more)]
+        # The most text that fits now; better still if the rest then fits with the reply's own
+        # choices, so that the question stays next to its answers. A rest still too long is
+        # cut again when the parent asks for it.
+        for head, tail in now:
+            if fits(tail, first.buttons):
+                return [Reply(head)], [Reply(tail, first.buttons), *rest]
+        if now:
+            head, tail = now[0]
+            return [Reply(head)], [Reply(tail, first.buttons), *rest]
+        if first.buttons and fits(text, more) and fits("", first.buttons):
+            return [Reply(text)], [Reply("", first.buttons), *rest]
+        return None  # one sentence too long for any cut: render_sms splits the body itself
 
     def _cost(self, replies: list[Reply]) -> int:
         try:
@@ -270,6 +286,10 @@ class TwilioSender:
 
     def rate_keys(self, address: str, units: int) -> list[tuple[str, float]]:
         return [(f"sms:{self.sender}", units * self.segment_interval)]
+
+    async def start(self) -> None:
+        # The SDK imports its Messages resource on first use (about 0.4 s).
+        self._sdk().messages  # noqa: B018 - the attribute access is the point
 
     async def send(self, address: str, message: Outgoing, *, message_id: int) -> SendResult:
         options: dict[str, Any] = {"to": address, "body": message.body}

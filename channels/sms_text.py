@@ -133,6 +133,14 @@ def split_text(text: str, fits: Callable[[str], bool]) -> list[str]:
     return _pack(text.strip(), fits)
 
 
+def boundaries(text: str) -> list[int]:
+    """Where `text` may be cut without cutting a sentence: the offsets of its line and sentence
+    boundaries (as `render_sms` cuts), in order; `text[:i]` and `text[i:]` are the pieces."""
+    cuts = {match.start() for match in _LINE.finditer(text)}
+    cuts |= {match.start() for match in _SENTENCE_END.finditer(text)}
+    return sorted(cut for cut in cuts if 0 < cut < len(text))
+
+
 def choice_payload(text: str, offered: list[Button]) -> str | None:
     """The payload of the offered button a parent's reply selects, or None if it selects none.
 

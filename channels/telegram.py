@@ -253,9 +253,24 @@ class TelegramSender:
     def rate_keys(self, address: str, units: int) -> list[tuple[str, float]]:
         return [("telegram", self.interval), (f"telegram:{address}", self.chat_interval)]
 
-    async def send(self, address: str, message: Outgoing, *, message_id: int) -> SendResult:
+    def _client(self) -> Bot:
         if self._bot is None:
             self._bot = make_bot(self.token, self.api_url)
+        return self._bot
+
+    async def start(self) -> None:
+        """Open the HTTP session and check the token once (getMe)."""
+        try:
+            me = await self._client().get_me()
+        except TelegramUnauthorizedError:
+            log.error("Telegram refused the bot token: check LIAISON_TELEGRAM_TOKEN")
+        except TelegramAPIError as exc:
+            log.warning("Telegram unreachable at start (%s); sends will retry", type(exc).__name__)
+        else:
+            log.info("Telegram bot @%s ready", me.username)
+
+    async def send(self, address: str, message: Outgoing, *, message_id: int) -> SendResult:
+        bot = self._client()
         markup = None
         if message.buttons:
             markup = InlineKeyboardMarkup(
@@ -265,7 +280,7 @@ class TelegramSender:
                 ]
             )
         try:
-            sent = await self._bot.send_message(
+            sent = await bot.send_message(
                 chat_id=int(address), text=message.body, reply_markup=markup
             )
         except TelegramRetryAfter as exc:

@@ -131,7 +131,6 @@ class RateLimiter:
         ordered = sorted(keys)  # one lock order for every caller: no deadlock
         names = [key for key, _ in ordered]
         intervals = [interval / self.headroom for _, interval in ordered]
-        waited = 0.0
         horizon = self.horizon if bulk else None
 
         async def book(connection: AsyncConnection[Any]) -> float:
@@ -139,15 +138,24 @@ class RateLimiter:
             row = await cursor.fetchone()
             return float(row[0]) if row else 0.0
 
+        # Waking up this much after the slot (a stalled process) would bunch this send with
+        # the next ones: book a new slot instead, once (a busy machine must not starve it).
+        tolerance = max(0.02, min(intervals) / 2)
+        rebooked = False
+        loop = asyncio.get_running_loop()
+        started = loop.time()
         while True:
             delay = await _on_db(self.pool, book)
-            if delay >= 0:
-                if delay > 0:
-                    await asyncio.sleep(delay)
-                return waited + delay
-            pause = min(-delay, 1.0)
-            await asyncio.sleep(pause)
-            waited += pause
+            if delay < 0:  # bulk beyond the horizon: nothing booked, ask again later
+                await asyncio.sleep(min(-delay, 1.0))
+                continue
+            slot = loop.time() + delay
+            if delay > 0:
+                await asyncio.sleep(delay)
+            if rebooked or loop.time() - slot <= tolerance:
+                return loop.time() - started
+            rebooked = True
+            log.debug("woke %.3f s after the slot; booking again", loop.time() - slot)
 
 
 class Delivery:
@@ -165,6 +173,10 @@ class Delivery:
         self.limiter = RateLimiter(
             pool, horizon=config.bulk_horizon_seconds, headroom=config.rate_headroom
         )
+
+    async def start(self) -> None:
+        for sender in self.senders.values():
+            await sender.start()
 
     async def close(self) -> None:
         for sender in self.senders.values():

@@ -115,6 +115,7 @@ async def run_worker(
                 log.exception("stalled-job recovery failed; trying again")
             await asyncio.sleep(config.heartbeat_seconds)
 
+    await delivery.start()
     recovery = asyncio.create_task(recover_forever())
     options: dict[str, Any] = {
         "concurrency": concurrency,

@@ -11,6 +11,10 @@ import httpx
 import pytest
 from outbox_helpers import deliver_all, messages_for, new_contact, queue
 
+from bot.assistant import Inbound
+from bot.replies import Button, Reply
+from bot.state import ConversationState
+from channels.sms import SmsChannel
 from channels.sms_text import segments
 
 WEBHOOK = "/webhooks/twilio/sms"
@@ -237,3 +241,47 @@ async def test_sender_that_is_not_a_phone_number_is_ignored(
     )
     assert response.status_code == 200
     assert await messages_for(pool, "sms", "MAIRIE") == []
+
+
+def _channel(channel_runtime) -> SmsChannel:
+    return SmsChannel(
+        conversations=None,  # type: ignore[arg-type]  # rendering only
+        auth_token="x",
+        public_url="http://127.0.0.1",
+        max_segments=channel_runtime.config.sms.max_segments,
+    )
+
+
+@pytest.mark.parametrize("language", ["fr", "ar", "tr"])
+def test_a_menu_too_big_for_the_limit_is_still_sent(channel_runtime, language) -> None:
+    channel = _channel(channel_runtime)
+    buttons = tuple(Button(f"Choix numéro {n} — un titre assez long", f"/x{n}") for n in range(9))
+    with channel_runtime.catalogs.use(language):
+        messages = channel.outgoing([Reply("Menu", buttons)])
+        split = channel.split([Reply("Menu", buttons)])
+
+    assert split is None  # nothing to hold back: the choices must stay together
+    assert len(messages) == 1 and messages[0].units > channel.max_segments
+    assert "9. Choix numéro 8" in messages[0].body
+
+
+@pytest.mark.parametrize("language", ["fr", "en", "ar", "tr", "pt", "es"])
+def test_every_faq_answer_fits_or_says_more(channel_runtime, language) -> None:
+    """In every language, each part of every FAQ answer stays within the limit."""
+    channel = _channel(channel_runtime)
+    limit = channel.max_segments
+    assistant = channel_runtime.assistant
+    for intent in assistant.faq:
+        state = ConversationState(language=language, welcomed=True)
+        held = None
+        for _ in range(10):
+            inbound = Inbound("sms", "+33612345678", held or f"/{intent}", split=channel.split)
+            outcome = asyncio.run(assistant.respond(state, inbound))
+            with channel_runtime.catalogs.use(language):
+                cost = sum(m.units for m in channel.outgoing(outcome.replies))
+            assert cost <= limit, (intent, language, outcome.replies)
+            if "held_replies" not in state.slots:
+                break
+            held = "1"
+        else:
+            pytest.fail(f"{intent} in {language} never ends")
