@@ -12,6 +12,7 @@ import logging
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from bot import keywords
 from bot.actions import Tracker, registry, topic_buttons, utter
@@ -329,9 +330,8 @@ def _reply_to_json(reply: Reply) -> dict[str, object]:
     return {"text": reply.text, "buttons": [[b.title, b.payload] for b in reply.buttons]}
 
 
-def _reply_from_json(raw: dict[str, object]) -> Reply:
+def _reply_from_json(raw: dict[str, Any]) -> Reply:
     buttons = raw.get("buttons") or []
     return Reply(
-        text=str(raw.get("text", "")),
-        buttons=tuple(Button(str(t), str(p)) for t, p in buttons),  # type: ignore[attr-defined]
+        text=str(raw.get("text", "")), buttons=tuple(Button(str(t), str(p)) for t, p in buttons)
     )

@@ -1,13 +1,16 @@
-"""HTTP helpers every channel's webhooks share: a bounded body read and the JSON error answer."""
+"""HTTP helpers every channel's webhooks share: bounded body reads, the secret check and the
+JSON error answer."""
 
 from __future__ import annotations
 
 import hmac
+import json
+from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
-from liaison.errors import Forbidden, InboundError, MessageTooLarge
+from liaison.errors import BadRequest, Forbidden, InboundError, MessageTooLarge
 
 
 async def read_body(request: Request, limit: int) -> bytes:
@@ -22,6 +25,21 @@ async def read_body(request: Request, limit: int) -> bytes:
         if len(body) > limit:
             raise MessageTooLarge(f"request body is over {limit} bytes")
     return bytes(body)
+
+
+async def read_json_object(request: Request, limit: int) -> dict[str, Any]:
+    """The body as a JSON object; `BadRequest` if it is not UTF-8, not JSON or not an object,
+    `MessageTooLarge` past `limit` bytes."""
+    body = await read_body(request, limit)
+    try:
+        document = json.loads(body.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise BadRequest("the body is not UTF-8", code="invalid_encoding") from exc
+    except ValueError as exc:
+        raise BadRequest("the body is not valid JSON", code="invalid_json") from exc
+    if not isinstance(document, dict):
+        raise BadRequest("the body must be a JSON object", code="invalid_json")
+    return document
 
 
 def check_secret(given: str | None, expected: str) -> None:

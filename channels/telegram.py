@@ -21,7 +21,6 @@ button's payload (or its number when the payload is over Telegram's 64 bytes).
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import re
 from datetime import UTC, datetime
@@ -49,7 +48,7 @@ from bot.assistant import Inbound
 from bot.replies import Reply
 from bot.store import Conversations
 from channels.base import Channel, Outgoing, PermanentSendError, RetryableSendError, SendResult
-from channels.http import check_secret, error_response, read_body
+from channels.http import check_secret, error_response, read_json_object
 from liaison.errors import BadRequest, InboundError
 
 log = logging.getLogger(__name__)
@@ -131,15 +130,7 @@ class TelegramChannel(Channel):
             check_secret(
                 request.headers.get("x-telegram-bot-api-secret-token"), self.webhook_secret or ""
             )
-            body = await read_body(request, _MAX_BODY)
-            try:
-                document = json.loads(body.decode("utf-8"))
-            except UnicodeDecodeError as exc:
-                raise BadRequest("the body is not UTF-8", code="invalid_encoding") from exc
-            except ValueError as exc:
-                raise BadRequest("the body is not valid JSON", code="invalid_json") from exc
-            if not isinstance(document, dict):
-                raise BadRequest("the body must be a JSON object", code="invalid_json")
+            document = await read_json_object(request, _MAX_BODY)
             try:
                 update = Update.model_validate(document, context={"bot": self.bot})
             except ValidationError as exc:

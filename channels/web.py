@@ -12,7 +12,6 @@ wrong types or an unusable sender, 413 for a message over the configured size.
 
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
 from typing import Any
@@ -28,8 +27,8 @@ from bot.nlu.result import NLUEngine
 from bot.replies import Reply
 from bot.store import Conversations
 from channels.base import Channel
-from channels.http import error_response, read_body
-from liaison.errors import BadRequest, InboundError, InvalidField, MessageTooLarge
+from channels.http import error_response, read_json_object
+from liaison.errors import InboundError, InvalidField, MessageTooLarge
 from liaison.i18n import LANGUAGE_NAMES, RTL_LANGUAGES, Catalogs
 
 HERE = Path(__file__).resolve().parent
@@ -111,7 +110,7 @@ class WebChannel(Channel):
 
     async def webhook(self, request: Request) -> Response:
         try:
-            body = await _json_object(request, self.max_message_bytes + _BODY_SLACK)
+            body = await read_json_object(request, self.max_message_bytes + _BODY_SLACK)
             sender = body.get("sender")
             message = body.get("message")
             metadata = body.get("metadata") or {}
@@ -143,7 +142,7 @@ class WebChannel(Channel):
 
     async def parse(self, request: Request) -> Response:
         try:
-            body = await _json_object(request, self.max_message_bytes + _BODY_SLACK)
+            body = await read_json_object(request, self.max_message_bytes + _BODY_SLACK)
             text = body.get("text")
             if not isinstance(text, str):
                 raise InvalidField("`text` must be a string", code="invalid_text")
@@ -163,19 +162,6 @@ _PAGE_HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "no-referrer",
 }
-
-
-async def _json_object(request: Request, limit: int) -> dict[str, Any]:
-    body = await read_body(request, limit)
-    try:
-        document = json.loads(body.decode("utf-8"))
-    except UnicodeDecodeError as exc:
-        raise BadRequest("the body is not UTF-8", code="invalid_encoding") from exc
-    except ValueError as exc:
-        raise BadRequest("the body is not valid JSON", code="invalid_json") from exc
-    if not isinstance(document, dict):
-        raise BadRequest("the body must be a JSON object", code="invalid_json")
-    return document
 
 
 def _accepted_language(header: str, languages: list[str]) -> str | None:
