@@ -13,7 +13,7 @@ DEV_STAMP := $(VENV)/.installed-dev
 .PHONY: run test lint typecheck i18n i18n-extract i18n-update i18n-compile i18n-check nlu-evaluate bench stop clean
 
 run: $(RUN_STAMP)
-	$(BIN)/liaison run
+	$(BIN)/liaison run --demo
 
 test: $(DEV_STAMP)
 	$(BIN)/ruff check .

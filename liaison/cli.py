@@ -8,6 +8,8 @@ liaison nlu evaluate FILE   accuracy, macro-F1 and confusions on Rasa YAML / TSV
 liaison worker              run a delivery/maintenance worker (any number, any machine)
 liaison telegram poll       receive Telegram messages by long polling (no public URL needed)
 liaison telegram set-webhook   register LIAISON_PUBLIC_URL/webhooks/telegram with Telegram
+liaison workshops import FILE | export [FILE] | demo
+                            workshops as CSV (organisers' format), and the demo workshops
 liaison db upgrade|stop     migrate the database / stop the embedded server
 liaison i18n extract|update|compile|check
 """
@@ -66,6 +68,9 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--workers", type=int, default=1, help="web processes sharing the port (default 1)"
     )
+    run.add_argument(
+        "--demo", action="store_true", help="add the demo workshops if there are none (make run)"
+    )
     run.set_defaults(handler=_run)
 
     worker = commands.add_parser("worker", help="run a background job worker")
@@ -94,6 +99,18 @@ def _parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--engine", choices=["embedded"], default="embedded")
     evaluate.set_defaults(handler=_nlu_evaluate)
 
+    workshops = commands.add_parser("workshops", help="the workshops").add_subparsers()
+    importing = workshops.add_parser("import", help="add or update workshops from a CSV file")
+    importing.add_argument("file", type=Path)
+    importing.add_argument("--dry-run", action="store_true", help="check the file only")
+    importing.set_defaults(handler=_workshops_import)
+    exporting = workshops.add_parser("export", help="all workshops as CSV")
+    exporting.add_argument("file", type=Path, nargs="?", help="default: standard output")
+    exporting.set_defaults(handler=_workshops_export)
+    workshops.add_parser("demo", help="add the demo workshops").set_defaults(
+        handler=_workshops_demo
+    )
+
     db = commands.add_parser("db", help="the database").add_subparsers()
     db.add_parser("upgrade").set_defaults(handler=_db_upgrade)
     db.add_parser("stop").set_defaults(handler=_db_stop)
@@ -115,6 +132,10 @@ def _run(args: argparse.Namespace, settings: Settings, config: AssistantConfig) 
     migrate(database)
     runtime = build_runtime(settings, config)  # trains once, or loads the cached model
     describe_channels(settings)
+    if args.demo:
+        added = asyncio.run(_add_demo_workshops(database.url, only_if_empty=True))
+        if added:
+            print(f"  Added {added} demo workshops (liaison workshops export shows them).")
     host, port = args.host or settings.host, args.port or settings.port
     print(f"\n  Liaison is running: open http://{host}:{port} in a browser.")
     print("  Stop it with Ctrl+C.\n", flush=True)
@@ -296,6 +317,88 @@ def _nlu_evaluate(args: argparse.Namespace, settings: Settings, config: Assistan
     result = asyncio.run(evaluate(engine, load_examples(args.file)))
     print(f"engine: {engine.name}")
     print(result.report())
+    return 0
+
+
+async def _add_demo_workshops(url: str, *, only_if_empty: bool) -> int:
+    from datetime import UTC, date, datetime
+
+    import psycopg
+
+    from workshops import store
+    from workshops.demo import demo_workshops
+
+    async with await psycopg.AsyncConnection.connect(url) as connection:
+        if only_if_empty and await store.count(connection) > 0:
+            return 0
+        created, updated = await store.save(
+            connection, demo_workshops(date.today()), datetime.now(UTC)
+        )
+        return created + updated
+
+
+def _workshops_import(args: argparse.Namespace, settings: Settings, config: AssistantConfig) -> int:
+    from datetime import UTC, datetime
+
+    import psycopg
+
+    from liaison.database import migrate, open_database
+    from workshops import csv_io, store
+
+    try:
+        workshops = csv_io.read(args.file.read_bytes())
+    except FileNotFoundError:
+        print(f"liaison: {args.file} not found", file=sys.stderr)
+        return 1
+    except csv_io.InvalidFile as error:
+        print(f"{args.file}: nothing imported, {len(error.problems)} problem(s):", file=sys.stderr)
+        for problem in error.problems:
+            print(f"  {problem}", file=sys.stderr)
+        return 1
+    if args.dry_run:
+        print(f"{args.file}: {len(workshops)} workshops, all valid (nothing imported)")
+        return 0
+    database = open_database(settings)
+    migrate(database)
+
+    async def save() -> tuple[int, int]:
+        async with await psycopg.AsyncConnection.connect(database.url) as connection:
+            return await store.save(connection, workshops, datetime.now(UTC))
+
+    created, updated = asyncio.run(save())
+    print(f"{args.file}: {created} workshops added, {updated} updated")
+    return 0
+
+
+def _workshops_export(args: argparse.Namespace, settings: Settings, config: AssistantConfig) -> int:
+    import psycopg
+
+    from liaison.database import migrate, open_database
+    from workshops import csv_io, store
+
+    database = open_database(settings)
+    migrate(database)
+
+    async def load() -> str:
+        async with await psycopg.AsyncConnection.connect(database.url) as connection:
+            return csv_io.write(await store.load(connection))
+
+    text = asyncio.run(load())
+    if args.file is None:
+        sys.stdout.write(text)
+    else:
+        args.file.write_text(text, encoding="utf-8")
+        print(f"workshops written to {args.file}")
+    return 0
+
+
+def _workshops_demo(args: argparse.Namespace, settings: Settings, config: AssistantConfig) -> int:
+    from liaison.database import migrate, open_database
+
+    database = open_database(settings)
+    migrate(database)
+    added = asyncio.run(_add_demo_workshops(database.url, only_if_empty=False))
+    print(f"{added} demo workshops added or refreshed")
     return 0
 
 

@@ -21,7 +21,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlmodel import Field, SQLModel
 
 
@@ -144,3 +144,36 @@ class OutboundMessage(SQLModel, table=True):
     updated_at: datetime = _timestamp()
     sent_at: datetime | None = _timestamp(nullable=True)
     delivered_at: datetime | None = _timestamp(nullable=True)
+
+
+class WorkshopRow(SQLModel, table=True):
+    """An atelier e-parentalité (`workshops.records.Workshop` is its validated form).
+
+    Times are UTC; `timezone` is the venue's IANA zone, in which organisers and parents read
+    them. `topics` are the assistant's tool names (Pronote, ÉduConnect...)."""
+
+    __tablename__ = "workshop"
+
+    id: int | None = Field(default=None, sa_column=Column(BigInteger, primary_key=True))
+    ref: str = Field(sa_column=Column(String(64), nullable=False, unique=True))
+    title: str = Field(sa_column=Column(String(120), nullable=False))
+    status: str = Field(default="draft", sa_column=Column(String(16), nullable=False))
+    starts_at: datetime = _timestamp()
+    ends_at: datetime = _timestamp()
+    timezone: str = Field(sa_column=Column(String(64), nullable=False))
+    capacity: int = Field(sa_column=Column(Integer, nullable=False))
+    topics: list[str] = Field(default_factory=list, sa_column=Column(ARRAY(Text), nullable=False))
+    languages: list[str] = Field(
+        default_factory=list, sa_column=Column(ARRAY(Text), nullable=False)
+    )
+    venue_name: str = Field(default="", sa_column=Column(Text, nullable=False))
+    venue_address: str = Field(default="", sa_column=Column(Text, nullable=False))
+    online_url: str = Field(default="", sa_column=Column(Text, nullable=False))
+    description: str = Field(default="", sa_column=Column(Text, nullable=False))
+    accessibility: str = Field(default="", sa_column=Column(Text, nullable=False))
+    childcare: str = Field(default="", sa_column=Column(Text, nullable=False))
+    organiser: str = Field(default="", sa_column=Column(Text, nullable=False))
+    territory: str = Field(default="", sa_column=Column(Text, nullable=False))
+    schools: list[str] = Field(default_factory=list, sa_column=Column(ARRAY(Text), nullable=False))
+    created_at: datetime = _timestamp()
+    updated_at: datetime = _timestamp()

@@ -1,0 +1,170 @@
+"""Workshops as organisers describe them: validation, CSV in and out, storage, demo data and
+the `liaison workshops` command."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import UTC, date, datetime
+
+import psycopg
+import pytest
+from test_cli import run
+
+from workshops import csv_io, store
+from workshops.demo import demo_workshops
+from workshops.records import InvalidWorkshop, build
+
+ROW = {
+    "ref": "w1",
+    "title": "Pronote pas à pas",
+    "starts_at": "2026-12-09 14:00",
+    "ends_at": "2026-12-09 15:30",
+    "capacity": "12",
+    "topics": "pronote; ENT",
+    "languages": "fr;ar",
+    "venue_name": "Collège Jean Moulin",
+    "venue_address": "12 rue des Écoles, Saint-Denis",
+}
+
+
+def test_a_valid_row_becomes_a_workshop_in_utc() -> None:
+    workshop = build(ROW)
+
+    assert workshop.starts_at == datetime(2026, 12, 9, 13, 0, tzinfo=UTC)  # Paris, winter
+    assert workshop.topics == ("Pronote", "ENT")
+    assert (workshop.languages, workshop.status, workshop.timezone) == (
+        ("fr", "ar"),
+        "draft",
+        "Europe/Paris",
+    )
+
+
+def test_overseas_venues_keep_their_own_clock() -> None:
+    workshop = build({**ROW, "timezone": "America/Guadeloupe", "starts_at": "09/12/2026 14:00"})
+    assert workshop.starts_at == datetime(2026, 12, 9, 18, 0, tzinfo=UTC)
+    assert workshop.local(workshop.starts_at).hour == 14
+
+
+@pytest.mark.parametrize(
+    ("changes", "problem"),
+    [
+        pytest.param({"title": ""}, "title: required", id="no-title"),
+        pytest.param({"starts_at": "demain"}, "starts_at: 'demain' is not", id="bad-date"),
+        pytest.param({"ends_at": "2026-12-09 13:00"}, "ends_at: must be after", id="ends-first"),
+        pytest.param({"capacity": "0"}, "capacity: a number of seats", id="no-seats"),
+        pytest.param({"capacity": "douze"}, "capacity: a number of seats", id="capacity-text"),
+        pytest.param({"status": "open"}, "status: one of draft", id="status"),
+        pytest.param({"topics": "Facebook"}, "topics: unknown tool 'Facebook'", id="topic"),
+        pytest.param({"languages": "fr;de"}, "languages: ['de']", id="language"),
+        pytest.param({"timezone": "Paris"}, "timezone: 'Paris' is not", id="timezone"),
+        pytest.param(
+            {"venue_name": "", "venue_address": ""},
+            "venue_name, venue_address: a place",
+            id="no-place",
+        ),
+        pytest.param({"online_url": "http://x.fr"}, "online_url: must start", id="plain-http"),
+        pytest.param({"title": "x" * 121}, "title: longer than 120", id="long-title"),
+    ],
+)
+def test_invalid_rows_say_what_is_wrong(changes: dict[str, str], problem: str) -> None:
+    with pytest.raises(InvalidWorkshop) as raised:
+        build({**ROW, **changes})
+    assert any(p.startswith(problem) for p in raised.value.problems), raised.value.problems
+
+
+def test_every_problem_of_a_row_is_reported_at_once() -> None:
+    with pytest.raises(InvalidWorkshop) as raised:
+        build({**ROW, "title": "", "capacity": "-3", "status": "?"})
+    assert len(raised.value.problems) == 3
+
+
+def _csv(*rows: dict[str, str], delimiter: str = ",") -> bytes:
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=list(ROW), delimiter=delimiter, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    return out.getvalue().encode("utf-8")
+
+
+def test_csv_round_trip() -> None:
+    workshops = csv_io.read(_csv(ROW, {**ROW, "ref": "w2", "topics": "educonect"}))
+    again = csv_io.read(csv_io.write(workshops).encode("utf-8"))
+
+    assert again == workshops
+    assert workshops[1].topics == ("ÉduConnect",)
+
+
+def test_csv_from_a_french_spreadsheet() -> None:
+    data = b"\xef\xbb\xbf" + _csv(ROW, delimiter=";").replace(b"pronote, ENT", b"pronote")
+    [workshop] = csv_io.read(data)
+    assert workshop.title == "Pronote pas à pas"
+
+
+@pytest.mark.parametrize(
+    ("data", "problem"),
+    [
+        pytest.param(b"", "the file is empty", id="empty"),
+        pytest.param("ref,title\nw1,Café".encode("latin-1"), "the file is not UTF-8", id="latin-1"),
+        pytest.param(b"ref,title,colour\n", "line 1: unknown column 'colour'", id="unknown-column"),
+        pytest.param(b"ref,title\nw1,x\n", "line 1: missing column 'starts_at'", id="missing"),
+        pytest.param(_csv(ROW, ROW), "line 3: ref 'w1' already on line 2", id="duplicate-ref"),
+        pytest.param(
+            _csv(ROW).replace(b'Saint-Denis"\n', b'Saint-Denis",extra\n'),
+            "line 2: more cells",
+            id="extra-cell",
+        ),
+        pytest.param(
+            _csv(ROW, {**ROW, "ref": "w2", "capacity": "0"}),
+            "line 3: capacity",
+            id="bad-row",
+        ),
+    ],
+)
+def test_bad_files_import_nothing_and_say_where(data: bytes, problem: str) -> None:
+    with pytest.raises(csv_io.InvalidFile) as raised:
+        csv_io.read(data)
+    assert any(p.startswith(problem) for p in raised.value.problems), raised.value.problems
+
+
+async def test_saving_twice_updates_by_ref(database) -> None:
+    ref = f"store-{datetime.now(UTC).timestamp()}"
+    first = build({**ROW, "ref": ref})
+    async with await psycopg.AsyncConnection.connect(database.url) as connection:
+        assert await store.save(connection, [first], datetime.now(UTC)) == (1, 0)
+        changed = build({**ROW, "ref": ref, "capacity": "20", "status": "published"})
+        assert await store.save(connection, [changed], datetime.now(UTC)) == (0, 1)
+        loaded = [w for w in await store.load(connection) if w.ref == ref]
+    assert loaded == [changed]
+
+
+def test_demo_workshops_are_upcoming_and_published() -> None:
+    today = date(2026, 12, 6)  # a Sunday
+    workshops = demo_workshops(today)
+
+    assert len(workshops) == 4
+    assert all(w.status == "published" for w in workshops)
+    assert all(w.local(w.starts_at).date() > today for w in workshops)
+    assert all(w.local(w.starts_at).weekday() != 6 for w in workshops)
+    guadeloupe = next(w for w in workshops if w.timezone == "America/Guadeloupe")
+    assert guadeloupe.local(guadeloupe.starts_at).hour == 15
+
+
+def test_import_and_export_commands(database, tmp_path) -> None:
+    ref = f"cli-{datetime.now(UTC).timestamp()}"
+    path = tmp_path / "ateliers.csv"
+    path.write_bytes(_csv({**ROW, "ref": ref}))
+    env = {"DATABASE_URL": database.url}
+
+    checked = run("workshops", "import", str(path), "--dry-run", env=env)
+    assert checked.returncode == 0, checked.stderr
+    assert "1 workshops, all valid" in checked.stdout
+    imported = run("workshops", "import", str(path), env=env)
+    assert "1 workshops added, 0 updated" in imported.stdout
+    exported = run("workshops", "export", env=env)
+    assert ref in exported.stdout and "2026-12-09 14:00" in exported.stdout
+
+    path.write_bytes(_csv({**ROW, "ref": ref, "capacity": "0"}))
+    refused = run("workshops", "import", str(path), env=env)
+    assert refused.returncode == 1
+    assert "nothing imported" in refused.stderr and "line 2: capacity" in refused.stderr

@@ -1,0 +1,127 @@
+"""Workshops in and out as CSV, the format organisers already keep their sessions in.
+
+One row per workshop, the columns of `COLUMNS` (UTF-8, comma or semicolon separated; a header
+row is required, columns in any order, unknown columns refused). Lists (`topics`, `languages`,
+`schools`) are separated by `;` inside their cell. Dates are on the venue's clock:
+`2026-12-05 14:00` (or `05/12/2026 14:00`). Reading checks every row and reports every
+problem with its line number; nothing is imported unless the whole file is right.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterable
+
+from workshops.records import InvalidWorkshop, Workshop, build
+
+COLUMNS = (
+    "ref",
+    "title",
+    "status",
+    "starts_at",
+    "ends_at",
+    "timezone",
+    "capacity",
+    "topics",
+    "languages",
+    "venue_name",
+    "venue_address",
+    "online_url",
+    "description",
+    "accessibility",
+    "childcare",
+    "organiser",
+    "territory",
+    "schools",
+)
+REQUIRED = ("ref", "title", "starts_at", "ends_at", "capacity")
+MAX_ROWS = 5000
+
+
+class InvalidFile(ValueError):
+    """The file cannot be imported; `problems` are "line N: field: what is wrong"."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__(f"{len(problems)} problem(s): " + "; ".join(problems[:5]))
+        self.problems = problems
+
+
+def read(data: bytes) -> list[Workshop]:
+    """The workshops of a CSV file, all valid, or InvalidFile with every problem."""
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise InvalidFile(["the file is not UTF-8: save it as « CSV UTF-8 »"]) from exc
+    if not text.strip():
+        raise InvalidFile(["the file is empty"])
+    try:
+        dialect = csv.Sniffer().sniff(text.split("\n", 1)[0], delimiters=",;")
+    except csv.Error:
+        dialect = csv.excel
+    reader = csv.DictReader(io.StringIO(text), dialect=dialect)
+    header = [name.strip() for name in reader.fieldnames or []]
+    unknown = [name for name in header if name not in COLUMNS]
+    missing = [
+        name for name in ("ref", "title", "starts_at", "ends_at", "capacity") if name not in header
+    ]
+    if unknown or missing:
+        problems = [f"line 1: unknown column {name!r}" for name in unknown]
+        problems += [f"line 1: missing column {name!r}" for name in missing]
+        raise InvalidFile(problems)
+    reader.fieldnames = header
+    workshops: list[Workshop] = []
+    problems = []
+    refs: dict[str, int] = {}
+    for line, row in enumerate(reader, start=2):
+        if line - 1 > MAX_ROWS:
+            raise InvalidFile([f"more than {MAX_ROWS} workshops in one file"])
+        if None in row:  # more cells than columns
+            problems.append(f"line {line}: more cells than columns")
+            continue
+        try:
+            workshop = build({key: value or "" for key, value in row.items()})
+        except InvalidWorkshop as exc:
+            problems += [f"line {line}: {problem}" for problem in exc.problems]
+            continue
+        if workshop.ref in refs:
+            problems.append(
+                f"line {line}: ref {workshop.ref!r} already on line {refs[workshop.ref]}"
+            )
+            continue
+        refs[workshop.ref] = line
+        workshops.append(workshop)
+    if problems:
+        raise InvalidFile(problems)
+    return workshops
+
+
+def write(workshops: Iterable[Workshop]) -> str:
+    """CSV text that `read` takes back unchanged."""
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=COLUMNS, lineterminator="\n")
+    writer.writeheader()
+    for w in workshops:
+        writer.writerow(
+            {
+                "ref": w.ref,
+                "title": w.title,
+                "status": w.status,
+                "starts_at": w.local(w.starts_at).strftime("%Y-%m-%d %H:%M"),
+                "ends_at": w.local(w.ends_at).strftime("%Y-%m-%d %H:%M"),
+                "timezone": w.timezone,
+                "capacity": str(w.capacity),
+                "topics": ";".join(w.topics),
+                "languages": ";".join(w.languages),
+                "venue_name": w.venue_name,
+                "venue_address": w.venue_address,
+                "online_url": w.online_url,
+                "description": w.description,
+                "accessibility": w.accessibility,
+                "childcare": w.childcare,
+                "organiser": w.organiser,
+                "territory": w.territory,
+                "schools": ";".join(w.schools),
+            }
+        )
+    return out.getvalue()
