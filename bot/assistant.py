@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,6 +24,7 @@ from bot.state import ConversationState
 from bot.text import clean, is_arabic_script, letters
 from liaison.i18n import Catalogs, _
 from liaison.settings import AssistantConfig
+from workshops.records import Workshop
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +56,9 @@ class Inbound:
     split: Splitter | None = None
     # Language the channel knows the parent uses (Telegram's language_code), for a first contact.
     language_guess: str | None = None
+    # The time zone the parent most likely lives by, when the channel can tell (an SMS number's
+    # region); else the deployment's `liaison.timezone`.
+    timezone: str | None = None
 
 
 @dataclass
@@ -87,7 +91,13 @@ class Assistant:
         self.config = config
         self.actions = registry(config.nlu.fallbacks_before_handover)
 
-    async def respond(self, state: ConversationState, inbound: Inbound) -> Outcome:
+    async def respond(
+        self,
+        state: ConversationState,
+        inbound: Inbound,
+        *,
+        workshops: Sequence[Workshop] = (),
+    ) -> Outcome:
         text = clean(inbound.text)
         hint = inbound.language_hint if inbound.language_hint in self.config.languages else None
         if hint and state.slots.get("ui_language") != hint:
@@ -117,7 +127,17 @@ class Assistant:
         self._update_language(state, parse, text)
         language = self._language(state)
         dispatcher = Dispatcher()
-        tracker = Tracker(state=state, message=parse, faq=self.faq, languages=self.config.languages)
+        tool = parse.entity("tool")
+        if tool is not None:  # remembered: "Pronote?" then "je m'inscris" means Pronote
+            state.slots["tool"] = tool
+        tracker = Tracker(
+            state=state,
+            message=parse,
+            faq=self.faq,
+            languages=self.config.languages,
+            workshops=workshops,
+            timezone=inbound.timezone or self.config.timezone,
+        )
         with self.catalogs.use(language):
             if state.welcomed:
                 self._decide(dispatcher, tracker, parse)

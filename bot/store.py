@@ -19,6 +19,7 @@ per web message); the tables themselves are declared in `liaison.models` and mig
 from __future__ import annotations
 
 import logging
+import time
 from datetime import UTC, datetime
 from typing import Any
 
@@ -32,6 +33,8 @@ from bot.assistant import Assistant, Inbound, Outcome
 from bot.state import ConversationState
 from channels.base import Renderer
 from liaison.outbox import cancel_queued, enqueue
+from workshops.records import Workshop
+from workshops.store import load as load_workshops
 
 log = logging.getLogger(__name__)
 
@@ -87,6 +90,26 @@ FROM unnest(%(directions)s::text[], %(texts)s::text[], %(intents)s::text[],
 """
 
 
+class UpcomingWorkshops:
+    """Published workshops still to come, read at most every `ttl` seconds (every turn that
+    may list them would otherwise query them)."""
+
+    def __init__(self, ttl: float = 30.0) -> None:
+        self.ttl = ttl
+        self._workshops: list[Workshop] = []
+        self._read_at = -float("inf")
+
+    def refresh(self) -> None:
+        """Read them again on the next turn (after an import, in tests)."""
+        self._read_at = -float("inf")
+
+    async def get(self, connection: AsyncConnection[Any], now: datetime) -> list[Workshop]:
+        if time.monotonic() - self._read_at > self.ttl:
+            self._workshops = await load_workshops(connection, status="published", after=now)
+            self._read_at = time.monotonic()
+        return [w for w in self._workshops if w.starts_at > now]
+
+
 class Conversations:
     """Handles inbound messages against the stored conversations."""
 
@@ -101,6 +124,7 @@ class Conversations:
         self.assistant = assistant
         # Channels whose replies go through the outbox, with how each renders them.
         self.outbox = outbox or {}
+        self.workshops = UpcomingWorkshops()
 
     async def handle(self, inbound: Inbound) -> Outcome:
         """Handle one inbound message; the turn and its replies are stored before returning."""
@@ -127,7 +151,8 @@ class Conversations:
                     return Outcome([], inbound.text, "", None, None, events=["duplicate"])
             contact_id, state = await _load(connection, inbound, now)
             was_opted_out = state.opted_out
-            outcome = await self.assistant.respond(state, inbound)
+            workshops = await self.workshops.get(connection, now)
+            outcome = await self.assistant.respond(state, inbound, workshops=workshops)
             await _save(connection, contact_id, inbound, state, outcome, now)
             renderer = self.outbox.get(inbound.channel)
             if renderer is not None:

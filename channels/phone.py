@@ -39,7 +39,7 @@ import unicodedata
 import phonenumbers
 from phonenumbers import CountryCodeSource, NumberParseException, PhoneNumber, PhoneNumberFormat
 
-__all__ = ["InvalidPhoneNumber", "mask", "region_of", "to_e164"]
+__all__ = ["InvalidPhoneNumber", "mask", "region_of", "timezone_of", "to_e164"]
 
 _MAX_LENGTH = 32
 _SEPARATORS = frozenset(" +-./()")
@@ -91,6 +91,30 @@ def region_of(e164: str) -> str | None:
         return None
     region = phonenumbers.region_code_for_number(number)
     return region if region and region.isalpha() else None  # not "001" (global services)
+
+
+# The time zone of each French region's numbers (mobiles included), for what a parent who
+# writes from that number most likely lives by.
+_TIMEZONES = {
+    "FR": "Europe/Paris",
+    "GP": "America/Guadeloupe",
+    "BL": "America/St_Barthelemy",
+    "MF": "America/Marigot",
+    "MQ": "America/Martinique",
+    "GF": "America/Cayenne",
+    "RE": "Indian/Reunion",
+    "YT": "Indian/Mayotte",
+    "PM": "America/Miquelon",
+    "NC": "Pacific/Noumea",
+    "PF": "Pacific/Tahiti",
+    "WF": "Pacific/Wallis",
+}
+
+
+def timezone_of(e164: str) -> str | None:
+    """The IANA time zone of a French number's region ("+590690..." -> America/Guadeloupe)."""
+    region = region_of(e164)
+    return _TIMEZONES.get(region) if region else None
 
 
 def mask(e164: str) -> str:

@@ -49,7 +49,7 @@ from channels.base import (
     SendResult,
 )
 from channels.http import error_response, read_body
-from channels.phone import InvalidPhoneNumber, mask, to_e164
+from channels.phone import InvalidPhoneNumber, mask, timezone_of, to_e164
 from channels.sms_text import boundaries, render_sms, segments
 from liaison.errors import BadRequest, Forbidden, InboundError
 from liaison.i18n import _, current_language
@@ -187,6 +187,7 @@ class SmsChannel(Channel):
                 text=params.get("Body", ""),
                 message_id=sid,
                 split=self.split,
+                timezone=timezone_of(address),
             )
         )
         return _twiml()

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 from pydantic import (
@@ -152,6 +153,9 @@ class AssistantConfig(BaseModel):
 
     languages: list[str] = Field(default_factory=lambda: list(SUPPORTED_LANGUAGES))
     default_language: str = "fr"
+    # Where the schools served are: the time zone parents are assumed to live by when their
+    # channel does not tell (an SMS number from Guadeloupe does).
+    timezone: str = "Europe/Paris"
     nlu: NLUConfig = Field(default_factory=NLUConfig)
     language_detection: LanguageDetectionConfig = Field(default_factory=LanguageDetectionConfig)
     messages: MessagesConfig = Field(default_factory=MessagesConfig)
@@ -169,6 +173,15 @@ class AssistantConfig(BaseModel):
                 f"unsupported language(s) {unknown}; choose among {list(SUPPORTED_LANGUAGES)}"
             )
         return languages
+
+    @field_validator("timezone")
+    @classmethod
+    def _check_timezone(cls, name: str) -> str:
+        try:
+            ZoneInfo(name)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"{name!r} is not a time zone such as Europe/Paris") from exc
+        return name
 
     @model_validator(mode="after")
     def _check_default_language(self) -> AssistantConfig:

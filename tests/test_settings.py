@@ -23,6 +23,10 @@ def test_shipped_config_is_valid() -> None:
         ("  nlu:\n    fallback_threshold: 3\n", "liaison.nlu.fallback_threshold"),
         ("  nlu:\n    engine: gpt\n", "liaison.nlu.engine"),
         ("  unknown_key: 1\n", "liaison.unknown_key"),
+        ("  timezone: Paris\n", "liaison.timezone"),
+        ("  sms:\n    max_segments: 1\n", "liaison.sms.max_segments"),
+        ("  telegram:\n    messages_per_second: 0\n", "liaison.telegram.messages_per_second"),
+        ("  delivery:\n    rate_headroom: 2\n", "liaison.delivery.rate_headroom"),
     ],
 )
 def test_bad_config_names_the_key(tmp_path: Path, section: str, key: str) -> None:

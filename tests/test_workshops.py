@@ -9,8 +9,11 @@ from datetime import UTC, date, datetime
 
 import psycopg
 import pytest
+from babel.dates import format_date
 from test_cli import run
 
+from bot.assistant import Inbound
+from channels.phone import timezone_of
 from workshops import csv_io, store
 from workshops.demo import demo_workshops
 from workshops.records import InvalidWorkshop, build
@@ -168,3 +171,79 @@ def test_import_and_export_commands(database, tmp_path) -> None:
     refused = run("workshops", "import", str(path), env=env)
     assert refused.returncode == 1
     assert "nothing imported" in refused.stderr and "line 2: capacity" in refused.stderr
+
+
+@pytest.fixture
+async def demo(database, conversations):  # type: ignore[no-untyped-def]
+    """The demo workshops in the database, and the assistant reading them afresh."""
+    async with await psycopg.AsyncConnection.connect(database.url) as connection:
+        await store.save(connection, demo_workshops(date.today()), datetime.now(UTC))
+    conversations.workshops.refresh()
+    return conversations
+
+
+async def _ask(conversations, sender: str, text: str, language: str | None = None) -> str:
+    outcome = await conversations.handle(Inbound("web", sender, text, language_hint=language))
+    return "\n".join(reply.text for reply in outcome.replies)
+
+
+@pytest.mark.parametrize(
+    ("language", "question", "heading"),
+    [
+        ("fr", "c'est quand le prochain atelier pour les parents ?", "Les prochains ateliers"),
+        ("ar", "متى الورشة القادمة للآباء؟", "الورشات القادمة"),
+        ("tr", "veli atölyesi ne zaman?", "Sonraki atölyeler"),
+    ],
+)
+async def test_workshop_info_lists_the_next_workshops_in_the_parents_words(
+    demo, sender, language, question, heading
+) -> None:
+    answer = await _ask(demo, sender, question, language)
+
+    assert heading in answer
+    pronote = next(w for w in demo_workshops(date.today()) if w.ref == "demo-pronote")
+    day = format_date(pronote.local(pronote.starts_at), "full", locale=language)
+    assert day in answer  # the day in the parent's language, on the venue's clock
+
+
+async def test_the_tool_asked_about_comes_first(demo, sender) -> None:
+    await _ask(demo, sender, "comment activer mon compte educonnect", "fr")
+    answer = await _ask(demo, sender, "il y a des ateliers ?", "fr")
+
+    listed = answer.split("Les prochains ateliers :", 1)[1]
+    assert listed.strip().startswith("Créer son compte ÉduConnect")
+
+
+async def test_no_upcoming_workshop_says_so(conversations, sender, database) -> None:
+    async with await psycopg.AsyncConnection.connect(database.url) as connection:
+        await connection.execute("UPDATE workshop SET status = 'draft' WHERE status = 'published'")
+        await connection.commit()
+    conversations.workshops.refresh()
+    try:
+        answer = await _ask(conversations, sender, "c'est quand le prochain atelier ?", "fr")
+    finally:
+        conversations.workshops.refresh()
+    assert "Pas d'atelier prévu pour le moment." in answer
+
+
+async def test_workshops_in_the_parents_time_zone_come_first(demo, sender) -> None:
+    inbound = Inbound("web", sender, "prochain atelier pronote ?", timezone="America/Guadeloupe")
+    outcome = await demo.handle(inbound)
+    answer = "\n".join(reply.text for reply in outcome.replies)
+
+    listed = answer.split("Les prochains ateliers :", 1)[1]
+    assert listed.strip().startswith("Pronote pour les parents\n")  # the one in Pointe-à-Pitre
+    assert "15:00–16:30" in listed  # on the venue's clock
+
+
+@pytest.mark.parametrize(
+    ("number", "zone"),
+    [
+        ("+33612345678", "Europe/Paris"),
+        ("+590690123456", "America/Guadeloupe"),
+        ("+262692123456", "Indian/Reunion"),
+        ("+447700900123", None),
+    ],
+)
+def test_time_zone_of_a_number(number: str, zone: str | None) -> None:
+    assert timezone_of(number) == zone
