@@ -177,3 +177,25 @@ class WorkshopRow(SQLModel, table=True):
     schools: list[str] = Field(default_factory=list, sa_column=Column(ARRAY(Text), nullable=False))
     created_at: datetime = _timestamp()
     updated_at: datetime = _timestamp()
+
+
+class EnrolmentRow(SQLModel, table=True):
+    """A parent's place in a workshop: confirmed, on the waiting list, offered a freed seat
+    (until `offer_expires_at`), cancelled or expired. One live enrolment per parent and
+    workshop (a partial unique index); decided by `workshops.enrolment` under the workshop's
+    row lock."""
+
+    __tablename__ = "enrolment"
+
+    id: int | None = Field(default=None, sa_column=Column(BigInteger, primary_key=True))
+    workshop_id: int = Field(
+        sa_column=Column(BigInteger, ForeignKey("workshop.id", ondelete="CASCADE"), nullable=False)
+    )
+    contact_id: int = Field(
+        sa_column=Column(BigInteger, ForeignKey("contact.id", ondelete="CASCADE"), nullable=False)
+    )
+    people: int = Field(sa_column=Column(Integer, nullable=False))
+    status: str = Field(sa_column=Column(String(16), nullable=False))
+    offer_expires_at: datetime | None = _timestamp(nullable=True)
+    created_at: datetime = _timestamp()
+    updated_at: datetime = _timestamp()
