@@ -12,6 +12,7 @@ Both raise `ConfigError` naming the key and the fix.
 
 from __future__ import annotations
 
+from datetime import time
 from pathlib import Path
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -146,6 +147,24 @@ class DeliveryConfig(BaseModel):
     rate_limits: bool = True
 
 
+class QuietHoursConfig(BaseModel):
+    """Nothing non-urgent (reminders, follow-ups, broadcasts) between `start` and `end` the
+    next morning, on Sundays or on public holidays, on the clock of the place concerned."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    start: time = time(20, 0)
+    end: time = time(8, 0)
+    sundays: bool = True
+    public_holidays: bool = True
+
+    @model_validator(mode="after")
+    def _check_night(self) -> QuietHoursConfig:
+        if self.end >= self.start:
+            raise ValueError("quiet_hours: `end` (the morning) must come before `start`")
+        return self
+
+
 class AssistantConfig(BaseModel):
     """The `liaison:` section of config.yml."""
 
@@ -163,6 +182,7 @@ class AssistantConfig(BaseModel):
     sms: SmsConfig = Field(default_factory=SmsConfig)
     telegram: TelegramConfig = Field(default_factory=TelegramConfig)
     delivery: DeliveryConfig = Field(default_factory=DeliveryConfig)
+    quiet_hours: QuietHoursConfig = Field(default_factory=QuietHoursConfig)
 
     @field_validator("languages")
     @classmethod
