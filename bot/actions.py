@@ -10,14 +10,13 @@ from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from babel.dates import format_date, format_time
-
 from bot.content import FaqEntry
 from bot.domain import Domain, ResponseTemplate
 from bot.nlu.result import ParseResult
 from bot.replies import Button, Dispatcher
 from bot.state import ConversationState
-from liaison.i18n import LANGUAGE_NAMES, _, current_language
+from liaison.i18n import LANGUAGE_NAMES, _
+from workshops.bookings import Bookings
 from workshops.records import Workshop
 
 # The topics offered as buttons by the menu and the fallback, in this order.
@@ -44,6 +43,8 @@ class Tracker:
     # Upcoming published workshops (a snapshot the store refreshes), soonest first.
     workshops: Sequence[Workshop] = ()
     timezone: str = "Europe/Paris"  # where the parent most likely lives
+    # The parent's enrolments, in the turn's transaction (None where there is no database).
+    bookings: Bookings | None = None
 
 
 class Action(ABC):
@@ -204,54 +205,6 @@ class ActionDefaultFallback(Action):
             utter(dispatcher, domain, "utter_default", buttons=topic_buttons(tracker.faq))
 
 
-class ActionWorkshopInfo(Action):
-    """The next workshops, the most relevant first (in the parent's time zone, on the tool they
-    asked about, in their language, soonest), then what the workshops are."""
-
-    name = "action_workshop_info"
-    shown = 3
-
-    def run(self, dispatcher: Dispatcher, tracker: Tracker, domain: Domain) -> None:
-        language = current_language()
-        tool = tracker.message.entity("tool") or tracker.state.slots.get("tool")
-        chosen = sorted(
-            tracker.workshops,
-            key=lambda w: (
-                w.timezone != tracker.timezone,
-                tool not in w.topics,
-                language not in w.languages,
-                w.starts_at,
-            ),
-        )[: self.shown]
-        if chosen:
-            lines = [_("Les prochains ateliers :")]
-            lines += ["\n" + describe_workshop(w, language) for w in chosen]
-            dispatcher.utter_message("\n".join(lines))
-        else:
-            dispatcher.utter_message(_("Pas d'atelier prévu pour le moment."))
-        ActionFaq().run(dispatcher, tracker, domain)
-
-
-def describe_workshop(workshop: Workshop, language: str) -> str:
-    """Title, day and hours on the venue's clock in the reader's words, place, languages."""
-    start, end = workshop.local(workshop.starts_at), workshop.local(workshop.ends_at)
-    day = format_date(start, "full", locale=language)
-    hours = "–".join(format_time(moment, "short", locale=language) for moment in (start, end))
-    if workshop.venue_name:
-        place = f"{workshop.venue_name}, {workshop.venue_address}"
-    else:
-        place = _("En ligne")
-    spoken = ", ".join(LANGUAGE_NAMES.get(code, code) for code in workshop.languages)
-    return "\n".join(
-        [
-            workshop.title,
-            f"{day}, {hours}",
-            place,
-            _("Langues : {languages}").format(languages=spoken),
-        ]
-    )
-
-
 class ActionWelcome(Action):
     name = "action_welcome"
 
@@ -275,6 +228,5 @@ def registry(fallbacks_before_handover: int) -> dict[str, Action]:
         ActionDeny(),
         ActionDefaultFallback(fallbacks_before_handover),
         ActionWelcome(),
-        ActionWorkshopInfo(),
     ]
     return {action.name: action for action in actions}

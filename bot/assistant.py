@@ -22,8 +22,10 @@ from bot.nlu.result import Entity, NLUEngine, ParseResult
 from bot.replies import Button, Dispatcher, Reply
 from bot.state import ConversationState
 from bot.text import clean, is_arabic_script, letters
+from bot.workshop_actions import async_registry
 from liaison.i18n import Catalogs, _
 from liaison.settings import AssistantConfig
+from workshops.bookings import Bookings
 from workshops.records import Workshop
 
 log = logging.getLogger(__name__)
@@ -90,6 +92,7 @@ class Assistant:
         self.catalogs = catalogs
         self.config = config
         self.actions = registry(config.nlu.fallbacks_before_handover)
+        self.async_actions = async_registry()
 
     async def respond(
         self,
@@ -97,6 +100,7 @@ class Assistant:
         inbound: Inbound,
         *,
         workshops: Sequence[Workshop] = (),
+        bookings: Bookings | None = None,
     ) -> Outcome:
         text = clean(inbound.text)
         hint = inbound.language_hint if inbound.language_hint in self.config.languages else None
@@ -124,6 +128,9 @@ class Assistant:
             return self._release(state, text, inbound, [_reply_from_json(r) for r in held])
 
         parse = self._selected_button(state, text) or await self.nlu.parse(text)
+        if parse.intent == "affirm":
+            # "oui" takes the confirmation button offered, if there is one.
+            parse = self._selected_button(state, self._confirmation(state) or "") or parse
         self._update_language(state, parse, text)
         language = self._language(state)
         dispatcher = Dispatcher()
@@ -137,10 +144,11 @@ class Assistant:
             languages=self.config.languages,
             workshops=workshops,
             timezone=inbound.timezone or self.config.timezone,
+            bookings=bookings,
         )
         with self.catalogs.use(language):
             if state.welcomed:
-                self._decide(dispatcher, tracker, parse)
+                await self._decide(dispatcher, tracker, parse)
             else:
                 self.actions["action_welcome"].run(dispatcher, tracker, self.domain)
                 if parse.intent == "greet" and parse.confidence >= 0.5:
@@ -148,7 +156,7 @@ class Assistant:
                     welcome = dispatcher.replies.pop()
                     dispatcher.utter_message(welcome.text, topic_buttons(self.faq))
                 else:
-                    self._decide(dispatcher, tracker, parse)
+                    await self._decide(dispatcher, tracker, parse)
         state.remember_intent(parse.intent)
         replies = self._fit(state, inbound, dispatcher.replies, language)
         return Outcome(
@@ -163,10 +171,10 @@ class Assistant:
 
     # -- steps ---------------------------------------------------------------------------
 
-    def _decide(self, dispatcher: Dispatcher, tracker: Tracker, parse: ParseResult) -> None:
+    async def _decide(self, dispatcher: Dispatcher, tracker: Tracker, parse: ParseResult) -> None:
         state = tracker.state
         threshold = self.config.nlu.fallback_threshold
-        if state.active_form is not None and self._continue_form(dispatcher, tracker, parse):
+        if state.active_form is not None and await self._continue_form(dispatcher, tracker, parse):
             return
         actions = self.domain.actions_for(parse.intent)
         if parse.confidence < threshold or not actions:
@@ -175,9 +183,11 @@ class Assistant:
         if parse.intent not in ("affirm", "deny"):
             state.fallback_count = 0
         for name in actions:
-            self._run(name, dispatcher, tracker)
+            await self._run(name, dispatcher, tracker)
 
-    def _continue_form(self, dispatcher: Dispatcher, tracker: Tracker, parse: ParseResult) -> bool:
+    async def _continue_form(
+        self, dispatcher: Dispatcher, tracker: Tracker, parse: ParseResult
+    ) -> bool:
         """Fill the requested slot from the message; False hands the message back to the rules."""
         state = tracker.state
         form = self.domain.forms[state.active_form or ""]
@@ -188,7 +198,7 @@ class Assistant:
             state.active_form = state.requested_slot = None
             if confident_elsewhere and parse.intent != "change_language":
                 return False
-            self._run("utter_ask_" + slot, dispatcher, tracker)
+            await self._run("utter_ask_" + slot, dispatcher, tracker)
             state.active_form, state.requested_slot = form.name, slot
             return True
         state.slots[slot] = value
@@ -197,16 +207,18 @@ class Assistant:
         ]
         if remaining:
             state.requested_slot = remaining[0]
-            self._run("utter_ask_" + remaining[0], dispatcher, tracker)
+            await self._run("utter_ask_" + remaining[0], dispatcher, tracker)
             return True
         state.active_form = state.requested_slot = None
         tracker.events.append(f"form_done:{form.name}")
         for name in self.domain.form_rules.get(form.name, []):
-            self._run(name, dispatcher, tracker)
+            await self._run(name, dispatcher, tracker)
         return True
 
-    def _run(self, name: str, dispatcher: Dispatcher, tracker: Tracker) -> None:
-        if name in self.actions:
+    async def _run(self, name: str, dispatcher: Dispatcher, tracker: Tracker) -> None:
+        if name in self.async_actions:
+            await self.async_actions[name].run(dispatcher, tracker, self.domain)
+        elif name in self.actions:
             self.actions[name].run(dispatcher, tracker, self.domain)
         elif name == "utter_ask_language":
             self.actions["action_change_language"].run(dispatcher, tracker, self.domain)
@@ -289,6 +301,13 @@ class Assistant:
             confidence=None,
             events=["more"],
         )
+
+    @staticmethod
+    def _confirmation(state: ConversationState) -> str | None:
+        confirms = [
+            b["payload"] for b in state.offered_buttons if '"confirm": "yes"' in b["payload"]
+        ]
+        return confirms[0] if len(confirms) == 1 else None
 
     def _selected_payload(self, state: ConversationState, text: str) -> str:
         """The payload a number ("2") picks among the offered buttons, else the text itself."""

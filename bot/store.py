@@ -33,6 +33,7 @@ from bot.assistant import Assistant, Inbound, Outcome
 from bot.state import ConversationState
 from channels.base import Renderer
 from liaison.outbox import cancel_queued, enqueue
+from workshops.bookings import Bookings
 from workshops.records import Workshop
 from workshops.store import load as load_workshops
 
@@ -152,7 +153,10 @@ class Conversations:
             contact_id, state = await _load(connection, inbound, now)
             was_opted_out = state.opted_out
             workshops = await self.workshops.get(connection, now)
-            outcome = await self.assistant.respond(state, inbound, workshops=workshops)
+            bookings = Bookings(connection, contact_id, now)
+            outcome = await self.assistant.respond(
+                state, inbound, workshops=workshops, bookings=bookings
+            )
             await _save(connection, contact_id, inbound, state, outcome, now)
             renderer = self.outbox.get(inbound.channel)
             if renderer is not None:

@@ -247,3 +247,103 @@ async def test_workshops_in_the_parents_time_zone_come_first(demo, sender) -> No
 )
 def test_time_zone_of_a_number(number: str, zone: str | None) -> None:
     assert timezone_of(number) == zone
+
+
+ENROL_FLOW = {
+    # language: (ask to enrol, "yes", my enrolments, cancel, expected words at each step)
+    "fr": (
+        "je veux m'inscrire à un atelier",
+        "oui",
+        "mes inscriptions",
+        "annuler mon inscription",
+        ["Pour quel atelier ?", "Combien de personnes", "D'accord ?", "est réservée"],
+    ),
+    "ar": (
+        "أريد التسجيل في ورشة",
+        "نعم",
+        "ما هي الورشات التي سجلت فيها",
+        "إلغاء الحجز",
+        ["أي ورشة؟", "كم شخصا", "هل توافقون؟", "محجوز"],
+    ),
+    "tr": (
+        "atölyeye kaydolmak istiyorum",
+        "evet",
+        "kayıtlarım neler",
+        "kaydımı iptal etmek istiyorum",
+        ["Hangi atölye?", "kaç kişi", "Tamam mı?", "yeriniz ayrıldı"],
+    ),
+}
+
+
+async def _enrolment_of(database, sender: str) -> list[tuple[str, int]]:
+    async with await psycopg.AsyncConnection.connect(database.url) as connection:
+        cursor = await connection.execute(
+            "SELECT e.status, e.people FROM enrolment e JOIN contact c ON c.id = e.contact_id "
+            "WHERE c.address = %s ORDER BY e.id",
+            (sender,),
+        )
+        return list(await cursor.fetchall())
+
+
+@pytest.mark.parametrize("language", list(ENROL_FLOW))
+async def test_enrol_list_and_cancel_by_numbers(demo, database, sender, language) -> None:
+    ask, yes, mine, cancel, steps = ENROL_FLOW[language]
+    await _ask(demo, sender, "bonjour", language)
+
+    choose = await _ask(demo, sender, ask, language)
+    assert steps[0] in choose
+    how_many = await _ask(demo, sender, "1", language)  # the first workshop offered
+    assert steps[1] in how_many
+    confirm = await _ask(demo, sender, "2", language)  # two people
+    assert steps[2] in confirm
+    done = await _ask(demo, sender, yes, language)  # typed "yes" takes the confirm button
+    assert steps[3] in done
+    assert await _enrolment_of(database, sender) == [("confirmed", 2)]
+
+    listed = await _ask(demo, sender, mine, language)
+    titles = [w.title for w in demo_workshops(date.today()) if w.title in listed]
+    assert len(titles) == 1 and ": 2" in listed  # the one workshop, for two people
+
+    question = await _ask(demo, sender, cancel, language)
+    assert "{title}" not in question
+    await _ask(demo, sender, "1", language)  # "Yes, cancel"
+    assert await _enrolment_of(database, sender) == [("cancelled", 2)]
+
+
+async def test_a_full_workshop_puts_the_parent_on_the_waiting_list(demo, database, sender):
+    async with await psycopg.AsyncConnection.connect(database.url) as connection:
+        await connection.execute("UPDATE workshop SET capacity = 1 WHERE ref = 'demo-pronote'")
+        await connection.execute(
+            "DELETE FROM enrolment WHERE workshop_id = (SELECT id FROM workshop "
+            "WHERE ref = 'demo-pronote')"
+        )
+        await connection.commit()
+    first, second = f"{sender}-a", f"{sender}-b"
+    payload = '/workshop_enrol{"workshop": "demo-pronote", "people": "1", "confirm": "yes"}'
+    for parent in (first, second):
+        await _ask(demo, parent, "bonjour", "fr")
+    assert "est réservée" in await _ask(demo, first, payload, "fr")
+    assert "liste d'attente" in await _ask(demo, second, payload, "fr")
+    assert await _enrolment_of(database, second) == [("waitlisted", 1)]
+
+
+async def test_enrolling_is_offered_as_numbered_choices_over_sms(demo, channel_runtime, sender):
+    from channels.sms import SmsChannel
+
+    sms = SmsChannel(
+        conversations=demo,
+        auth_token="x",
+        public_url="http://127.0.0.1",
+        max_segments=channel_runtime.config.sms.max_segments,
+    )
+    await _ask(demo, sender, "bonjour", "fr")
+    outcome = await demo.handle(Inbound("web", sender, "je veux m'inscrire à un atelier"))
+    with channel_runtime.catalogs.use("fr"):
+        bodies = [m.body for m in sms.outgoing(outcome.replies)]
+    assert any("Répondez 1" in body for body in bodies)
+
+
+async def test_no_enrolment_to_list_or_cancel(demo, sender) -> None:
+    await _ask(demo, sender, "bonjour", "fr")
+    assert "pas d'inscription" in await _ask(demo, sender, "mes inscriptions", "fr")
+    assert "pas d'inscription" in await _ask(demo, sender, "annuler mon inscription", "fr")

@@ -73,13 +73,31 @@ async def load(
             {"status": status, "after": after},
         )
         rows = await cursor.fetchall()
-    return [
-        Workshop(**{**row, **{key: tuple(row[key]) for key in ("topics", "languages", "schools")}})
-        for row in rows
-    ]
+    return [_workshop(row) for row in rows]
 
 
 async def count(connection: AsyncConnection[Any]) -> int:
     cursor = await connection.execute("SELECT count(*) FROM workshop")
     row = await cursor.fetchone()
     return int(row[0]) if row else 0
+
+
+async def load_by_refs(
+    connection: AsyncConnection[Any], refs: Sequence[str]
+) -> dict[str, Workshop]:
+    """The workshops with these refs, by ref."""
+    if not refs:
+        return {}
+    async with connection.cursor(row_factory=dict_row) as cursor:
+        await cursor.execute(
+            f"SELECT {', '.join(_FIELDS)} FROM workshop WHERE ref = ANY(%s)",  # noqa: S608
+            (list(refs),),
+        )
+        rows = await cursor.fetchall()
+    return {row["ref"]: _workshop(row) for row in rows}
+
+
+def _workshop(row: dict[str, Any]) -> Workshop:
+    return Workshop(
+        **{**row, **{key: tuple(row[key]) for key in ("topics", "languages", "schools")}}
+    )

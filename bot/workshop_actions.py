@@ -1,0 +1,245 @@
+"""What the assistant does about workshops: list the next ones, enrol, cancel, show a parent's
+enrolments. These actions read and change the database through `tracker.bookings` (the turn's
+own transaction), so they are asynchronous.
+
+Each step of enrolling is a button whose payload carries everything chosen so far
+(`/workshop_enrol{"workshop": "demo-pronote", "people": "2", "confirm": "yes"}`), so the steps
+work the same on the web, on Telegram and by numbers over SMS, and nothing half-chosen needs
+keeping between messages. A typed "oui" takes the confirmation button when one is offered.
+"""
+
+from __future__ import annotations
+
+import json
+from abc import ABC, abstractmethod
+
+from babel.dates import format_date, format_skeleton, format_time
+
+from bot.actions import ActionFaq, Tracker, topic_buttons
+from bot.domain import Domain
+from bot.replies import Button, Dispatcher
+from liaison.i18n import LANGUAGE_NAMES, _, current_language
+from workshops.records import Workshop
+
+SHOWN = 3
+
+
+class AsyncAction(ABC):
+    name: str
+
+    @abstractmethod
+    async def run(self, dispatcher: Dispatcher, tracker: Tracker, domain: Domain) -> None: ...
+
+
+def ranked(tracker: Tracker) -> list[Workshop]:
+    """Upcoming workshops, the most relevant first: in the parent's time zone, on the tool they
+    asked about, in their language, then the soonest."""
+    language = current_language()
+    tool = tracker.message.entity("tool") or tracker.state.slots.get("tool")
+    return sorted(
+        tracker.workshops,
+        key=lambda w: (
+            w.timezone != tracker.timezone,
+            tool not in w.topics,
+            language not in w.languages,
+            w.starts_at,
+        ),
+    )
+
+
+def when(workshop: Workshop) -> str:
+    """ "mercredi 2 décembre 2026, 14:00–15:30" on the venue's clock, in the reader's words."""
+    language = current_language()
+    start, end = workshop.local(workshop.starts_at), workshop.local(workshop.ends_at)
+    hours = "–".join(format_time(moment, "short", locale=language) for moment in (start, end))
+    return f"{format_date(start, 'full', locale=language)}, {hours}"
+
+
+def place(workshop: Workshop) -> str:
+    if workshop.venue_name:
+        return f"{workshop.venue_name}, {workshop.venue_address}"
+    return _("En ligne")
+
+
+def describe(workshop: Workshop) -> str:
+    """Title, day and hours, place, languages spoken."""
+    spoken = ", ".join(LANGUAGE_NAMES.get(code, code) for code in workshop.languages)
+    languages = _("Langues : {languages}").format(languages=spoken)
+    return "\n".join([workshop.title, when(workshop), place(workshop), languages])
+
+
+def _choice(workshop: Workshop) -> str:
+    start = workshop.local(workshop.starts_at)
+    day = format_skeleton("MMMd", start, locale=current_language())
+    return f"{workshop.title}, {day} {format_time(start, 'short', locale=current_language())}"
+
+
+def _payload(intent: str, **chosen: str) -> str:
+    return f"/{intent}{json.dumps(chosen, ensure_ascii=False)}"
+
+
+def _nothing_planned(dispatcher: Dispatcher) -> None:
+    dispatcher.utter_message(
+        _("Pas d'atelier prévu pour le moment."),
+        [Button(_("Parler à une personne"), "/human_handover"), Button(_("Menu"), "/help")],
+    )
+
+
+class ActionWorkshopInfo(AsyncAction):
+    name = "action_workshop_info"
+
+    async def run(self, dispatcher: Dispatcher, tracker: Tracker, domain: Domain) -> None:
+        chosen = ranked(tracker)[:SHOWN]
+        if chosen:
+            lines = [_("Les prochains ateliers :")] + ["\n" + describe(w) for w in chosen]
+            dispatcher.utter_message("\n".join(lines))
+        else:
+            dispatcher.utter_message(_("Pas d'atelier prévu pour le moment."))
+        ActionFaq().run(dispatcher, tracker, domain)
+
+
+class ActionWorkshopEnrol(AsyncAction):
+    """Which workshop, how many people, confirm; then confirmed or on the waiting list."""
+
+    name = "action_workshop_enrol"
+
+    async def run(self, dispatcher: Dispatcher, tracker: Tracker, domain: Domain) -> None:
+        message, bookings = tracker.message, tracker.bookings
+        known = {w.ref: w for w in tracker.workshops}
+        if bookings is None or not known:
+            _nothing_planned(dispatcher)
+            return
+        ref = message.entity("workshop")
+        if ref not in known:
+            chosen = ranked(tracker)[:SHOWN]
+            text = "\n\n".join([_("Pour quel atelier ?"), *(describe(w) for w in chosen)])
+            buttons = [Button(_choice(w), _payload(self.intent, workshop=w.ref)) for w in chosen]
+            dispatcher.utter_message(text, buttons)
+            return
+        workshop = known[ref]
+        people = message.entity("people") or ""
+        if not (people.isdigit() and 1 <= int(people) <= 10):
+            dispatcher.utter_message(
+                _("Combien de personnes viendront, vous compris ?"),
+                [
+                    Button(str(n), _payload(self.intent, workshop=ref, people=str(n)))
+                    for n in range(1, 5)
+                ],
+            )
+            return
+        count = int(people)
+        if message.entity("confirm") != "yes":
+            # Said without plurals: "Personnes : 2" reads well in every language we speak.
+            question = _("Je vous inscris à « {title} », {when}. Personnes : {people}. D'accord ?")
+            confirm = _payload(self.intent, workshop=ref, people=people, confirm="yes")
+            dispatcher.utter_message(
+                question.format(title=workshop.title, when=when(workshop), people=count),
+                [Button(_("Oui"), confirm), Button(_("Non"), "/deny")],
+            )
+            return
+        status = await bookings.enrol(ref, count)
+        tracker.events.append(f"enrolment:{status}")
+        if status is None:
+            dispatcher.utter_message(_("Cet atelier n'est plus ouvert aux inscriptions."))
+        elif status == "confirmed":
+            done = _("C'est fait : votre place à « {title} », {when}, est réservée.")
+            dispatcher.utter_message(
+                "\n".join(
+                    [
+                        done.format(title=workshop.title, when=when(workshop)),
+                        place(workshop),
+                        _("Pour annuler, écrivez « annuler mon inscription »."),
+                    ]
+                )
+            )
+        else:
+            dispatcher.utter_message(
+                _(
+                    "L'atelier est complet : vous êtes sur la liste d'attente. "
+                    "Si une place se libère, nous vous écrirons."
+                )
+            )
+
+    intent = "workshop_enrol"
+
+
+class ActionWorkshopCancel(AsyncAction):
+    name = "action_workshop_cancel"
+    intent = "workshop_cancel"
+
+    async def run(self, dispatcher: Dispatcher, tracker: Tracker, domain: Domain) -> None:
+        bookings = tracker.bookings
+        mine = await bookings.mine() if bookings is not None else []
+        if bookings is None or not mine:
+            dispatcher.utter_message(
+                _("Vous n'avez pas d'inscription à un atelier."), topic_buttons(tracker.faq)
+            )
+            return
+        by_ref = {b.workshop.ref: b for b in mine}
+        ref = tracker.message.entity("workshop")
+        if ref not in by_ref:
+            if len(mine) > 1:
+                dispatcher.utter_message(
+                    _("Quelle inscription annuler ?"),
+                    [
+                        Button(_choice(b.workshop), _payload(self.intent, workshop=b.workshop.ref))
+                        for b in mine
+                    ],
+                )
+                return
+            ref = mine[0].workshop.ref
+        workshop = by_ref[ref].workshop
+        if tracker.message.entity("confirm") != "yes":
+            question = _("Annuler votre inscription à « {title} », {when} ?")
+            dispatcher.utter_message(
+                question.format(title=workshop.title, when=when(workshop)),
+                [
+                    Button(_("Oui, annuler"), _payload(self.intent, workshop=ref, confirm="yes")),
+                    Button(_("Non"), "/deny"),
+                ],
+            )
+            return
+        cancelled = await bookings.cancel(ref)
+        tracker.events.append(f"cancelled:{cancelled}")
+        dispatcher.utter_message(
+            _("Votre inscription à « {title} » est annulée.").format(title=workshop.title),
+            topic_buttons(tracker.faq),
+        )
+
+
+class ActionMyEnrolments(AsyncAction):
+    name = "action_my_enrolments"
+
+    async def run(self, dispatcher: Dispatcher, tracker: Tracker, domain: Domain) -> None:
+        mine = await tracker.bookings.mine() if tracker.bookings is not None else []
+        if not mine:
+            dispatcher.utter_message(
+                _("Vous n'avez pas d'inscription à un atelier."),
+                [Button(_("Les prochains ateliers"), "/workshop_info")],
+            )
+            return
+        states = {
+            "confirmed": _("Inscription confirmée"),
+            "waitlisted": _("Sur liste d'attente"),
+            "offered": _("Une place vous est proposée"),
+        }
+        lines = [_("Vos inscriptions :")]
+        for booking in mine:
+            people = _("Personnes : {people}").format(people=booking.people)
+            lines.append(
+                "\n".join(["", describe(booking.workshop), f"{states[booking.status]} – {people}"])
+            )
+        dispatcher.utter_message(
+            "\n".join(lines),
+            [Button(_("Annuler une inscription"), "/workshop_cancel"), Button(_("Menu"), "/help")],
+        )
+
+
+def async_registry() -> dict[str, AsyncAction]:
+    actions: list[AsyncAction] = [
+        ActionWorkshopInfo(),
+        ActionWorkshopEnrol(),
+        ActionWorkshopCancel(),
+        ActionMyEnrolments(),
+    ]
+    return {action.name: action for action in actions}

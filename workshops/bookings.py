@@ -1,0 +1,87 @@
+"""What the conversation may do with a parent's enrolments, bound to the turn's transaction.
+
+The assistant stays free of SQL: the conversation store hands it a `Bookings` for the parent
+being answered, on the same connection and in the same transaction as the turn, so an
+enrolment and the reply that announces it commit together.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from psycopg import AsyncConnection
+
+from workshops import enrolment
+from workshops.records import Workshop
+from workshops.store import load_by_refs
+
+# How long a freed seat is held for the next parent on the waiting list.
+OFFER_FOR = timedelta(hours=24)
+
+_MINE = """
+SELECT w.ref, e.status, e.people FROM enrolment e JOIN workshop w ON w.id = e.workshop_id
+WHERE e.contact_id = %s AND e.status IN ('confirmed', 'waitlisted', 'offered')
+  AND w.starts_at > %s
+ORDER BY w.starts_at
+"""
+
+
+@dataclass(frozen=True)
+class Booking:
+    workshop: Workshop
+    status: str  # confirmed, waitlisted, offered
+    people: int
+
+
+class Bookings:
+    def __init__(self, connection: AsyncConnection[Any], contact_id: int, now: datetime) -> None:
+        self.connection = connection
+        self.contact_id = contact_id
+        self.now = now
+
+    async def _workshop_id(self, ref: str) -> int | None:
+        cursor = await self.connection.execute("SELECT id FROM workshop WHERE ref = %s", (ref,))
+        row = await cursor.fetchone()
+        return int(row[0]) if row else None
+
+    async def enrol(self, ref: str, people: int) -> str | None:
+        """The enrolment's status (confirmed, waitlisted, or what it already was); None if the
+        workshop is unknown, not published or started."""
+        workshop_id = await self._workshop_id(ref)
+        if workshop_id is None:
+            return None
+        try:
+            async with self.connection.transaction():  # a savepoint: a refusal keeps the turn
+                made = await enrolment.enrol(
+                    self.connection,
+                    workshop_id=workshop_id,
+                    contact_id=self.contact_id,
+                    people=people,
+                    now=self.now,
+                )
+        except (enrolment.NotOpen, ValueError):
+            return None
+        return made.status
+
+    async def cancel(self, ref: str) -> bool:
+        """Cancel the parent's enrolment (the freed seats are offered to the waiting list)."""
+        workshop_id = await self._workshop_id(ref)
+        if workshop_id is None:
+            return False
+        cancelled, _offers = await enrolment.cancel(
+            self.connection,
+            workshop_id=workshop_id,
+            contact_id=self.contact_id,
+            now=self.now,
+            offer_for=OFFER_FOR,
+        )
+        return cancelled is not None
+
+    async def mine(self) -> list[Booking]:
+        """The parent's live enrolments in workshops still to come, soonest first."""
+        cursor = await self.connection.execute(_MINE, (self.contact_id, self.now))
+        rows = await cursor.fetchall()
+        workshops = await load_by_refs(self.connection, [row[0] for row in rows])
+        return [Booking(workshops[ref], status, people) for ref, status, people in rows]
