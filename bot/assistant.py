@@ -307,7 +307,7 @@ class Assistant:
         confirms = [
             b["payload"] for b in state.offered_buttons if '"confirm": "yes"' in b["payload"]
         ]
-        return confirms[0] if len(confirms) == 1 else None
+        return confirms[0] if confirms else None  # the affirmative button comes first
 
     def _selected_payload(self, state: ConversationState, text: str) -> str:
         """The payload a number ("2") picks among the offered buttons, else the text itself."""

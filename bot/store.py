@@ -34,6 +34,8 @@ from bot.state import ConversationState
 from channels.base import Renderer
 from liaison.outbox import cancel_queued, enqueue
 from workshops.bookings import Bookings
+from workshops.enrolment import Enrolment
+from workshops.offers import announce
 from workshops.records import Workshop
 from workshops.store import load as load_workshops
 
@@ -127,6 +129,18 @@ class Conversations:
         self.outbox = outbox or {}
         self.workshops = UpcomingWorkshops()
 
+    async def _announce(
+        self, connection: AsyncConnection[Any], offers: list[Enrolment], now: datetime
+    ) -> int:
+        return await announce(
+            connection,
+            offers,
+            now=now,
+            renderers=self.outbox,
+            catalogs=self.assistant.catalogs,
+            default_language=self.assistant.config.default_language,
+        )
+
     async def handle(self, inbound: Inbound) -> Outcome:
         """Handle one inbound message; the turn and its replies are stored before returning."""
         try:
@@ -153,7 +167,7 @@ class Conversations:
             contact_id, state = await _load(connection, inbound, now)
             was_opted_out = state.opted_out
             workshops = await self.workshops.get(connection, now)
-            bookings = Bookings(connection, contact_id, now)
+            bookings = Bookings(connection, contact_id, now, announce=self._announce)
             outcome = await self.assistant.respond(
                 state, inbound, workshops=workshops, bookings=bookings
             )

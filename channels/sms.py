@@ -105,17 +105,7 @@ class SmsChannel(Channel):
         return self.outgoing(replies)
 
     def outgoing(self, replies: list[Reply]) -> list[Outgoing]:
-        """The SMS bodies of one turn, in the current locale, with their segment counts."""
-        try:
-            bodies = render_sms(
-                replies, choose_prompt=_choose_prompt, max_segments=self.max_segments
-            )
-        except ValueError:
-            # A menu whose choices alone need more segments than allowed: sending it whole
-            # (within Twilio's 10-segment ceiling) beats sending nothing.
-            log.warning("an SMS menu needs more than %d segments; sent whole", self.max_segments)
-            bodies = render_sms(replies, choose_prompt=_choose_prompt, max_segments=_MOST)
-        return [Outgoing(body=body, units=segments(body).count) for body in bodies]
+        return outgoing_sms(replies, self.max_segments)
 
     def split(self, replies: list[Reply]) -> tuple[list[Reply], list[Reply]] | None:
         """Cut an answer that needs more than `max_segments` segments: what fits now, followed
@@ -238,6 +228,18 @@ class SmsChannel(Channel):
         if not self.validator.validate(url, params, signature):
             raise Forbidden("X-Twilio-Signature does not match", code="invalid_signature")
         return params
+
+
+def outgoing_sms(replies: list[Reply], max_segments: int) -> list[Outgoing]:
+    """The SMS bodies of one turn, in the current locale, with their segment counts."""
+    try:
+        bodies = render_sms(replies, choose_prompt=_choose_prompt, max_segments=max_segments)
+    except ValueError:
+        # A menu whose choices alone need more segments than allowed: sending it whole
+        # (within Twilio's 10-segment ceiling) beats sending nothing.
+        log.warning("an SMS menu needs more than %d segments; sent whole", max_segments)
+        bodies = render_sms(replies, choose_prompt=_choose_prompt, max_segments=_MOST)
+    return [Outgoing(body=body, units=segments(body).count) for body in bodies]
 
 
 def _choose_prompt(numbers: list[str]) -> str:

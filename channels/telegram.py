@@ -103,25 +103,7 @@ class TelegramChannel(Channel):
         return self.outgoing(replies)
 
     def outgoing(self, replies: list[Reply]) -> list[Outgoing]:
-        messages = []
-        for reply in replies:
-            text = reply.text.strip() or "…"
-            while len(text) > _MAX_TEXT:
-                cut = text.rfind("\n", 0, _MAX_TEXT)
-                cut = cut if cut > 0 else _MAX_TEXT
-                messages.append(Outgoing(body=text[:cut]))
-                text = text[cut:].strip()
-            buttons = [
-                {
-                    "title": button.title,
-                    "data": button.payload
-                    if len(button.payload.encode("utf-8")) <= _CALLBACK_DATA_BYTES
-                    else str(number),
-                }
-                for number, button in enumerate(reply.buttons, start=1)
-            ]
-            messages.append(Outgoing(body=text, buttons=buttons))
-        return messages
+        return render_telegram(replies)
 
     # -- inbound -----------------------------------------------------------------------------
 
@@ -205,6 +187,29 @@ class TelegramChannel(Channel):
             for update in updates:
                 await self.handle_update(update)
                 offset = update.update_id + 1
+
+
+def render_telegram(replies: list[Reply]) -> list[Outgoing]:
+    """One Telegram message per reply (split past 4,096 characters), buttons as callback data."""
+    messages = []
+    for reply in replies:
+        text = reply.text.strip() or "…"
+        while len(text) > _MAX_TEXT:
+            cut = text.rfind("\n", 0, _MAX_TEXT)
+            cut = cut if cut > 0 else _MAX_TEXT
+            messages.append(Outgoing(body=text[:cut]))
+            text = text[cut:].strip()
+        buttons = [
+            {
+                "title": button.title,
+                "data": button.payload
+                if len(button.payload.encode("utf-8")) <= _CALLBACK_DATA_BYTES
+                else str(number),
+            }
+            for number, button in enumerate(reply.buttons, start=1)
+        ]
+        messages.append(Outgoing(body=text, buttons=buttons))
+    return messages
 
 
 def _start_payload(text: str) -> str:

@@ -9,6 +9,8 @@ through the database.
 Tasks:
 
 * `liaison.deliver` — send one outbox message (`liaison.delivery`), retried by `DeliveryRetry`;
+* `liaison.expire_offers` — every minute, seat offers past their deadline go to the next parent
+  on the waiting list, who is told on their channel;
 * `liaison.purge_old_turns` — daily, erase turns and delivered messages older than
   `liaison.privacy.retention_days`, and the duplicate-detection receipts after a week.
 """
@@ -24,10 +26,17 @@ from typing import Any
 import procrastinate
 import psycopg
 
+from channels.base import Renderer
+from channels.sms import outgoing_sms
+from channels.telegram import render_telegram
 from liaison.database import Database
 from liaison.delivery import Delivery, DeliveryRetry
+from liaison.i18n import Catalogs
 from liaison.outbox import DELIVER_TASK, DELIVERY_QUEUE
 from liaison.settings import AssistantConfig, DeliveryConfig
+from workshops.bookings import OFFER_FOR
+from workshops.enrolment import expire_offers
+from workshops.offers import announce
 
 log = logging.getLogger(__name__)
 MAINTENANCE_QUEUE = "maintenance"
@@ -66,6 +75,31 @@ def build_jobs(database: Database, config: AssistantConfig) -> procrastinate.App
             "retention: erased %d turns older than %d days", erased, config.privacy.retention_days
         )
         return erased
+
+    catalogs = Catalogs.load(config.languages)
+    renderers: dict[str, Renderer] = {
+        "sms": lambda replies: outgoing_sms(replies, config.sms.max_segments),
+        "telegram": render_telegram,
+    }
+
+    @app.periodic(cron="* * * * *", periodic_id="every-minute")
+    @app.task(name="liaison.expire_offers", queue=MAINTENANCE_QUEUE, pass_context=False)
+    async def expire(timestamp: int) -> int:
+        """Seat offers past their deadline move on to the next parent on the waiting list."""
+        now = datetime.now(UTC)
+        async with await psycopg.AsyncConnection.connect(database.url) as connection:
+            expired, offers = await expire_offers(connection, now=now, offer_for=OFFER_FOR)
+            await announce(
+                connection,
+                offers,
+                now=now,
+                renderers=renderers,
+                catalogs=catalogs,
+                default_language=config.default_language,
+            )
+        if expired:
+            log.info("%d seat offers expired, %d new offers", len(expired), len(offers))
+        return len(expired)
 
     @app.task(
         name=DELIVER_TASK,

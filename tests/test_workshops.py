@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 
 import psycopg
 import pytest
@@ -14,9 +14,12 @@ from test_cli import run
 
 from bot.assistant import Inbound
 from channels.phone import timezone_of
+from liaison.i18n import Catalogs
 from workshops import csv_io, store
 from workshops.demo import demo_workshops
 from workshops.records import InvalidWorkshop, build
+
+OFFER = timedelta(hours=4)
 
 ROW = {
     "ref": "w1",
@@ -347,3 +350,112 @@ async def test_no_enrolment_to_list_or_cancel(demo, sender) -> None:
     await _ask(demo, sender, "bonjour", "fr")
     assert "pas d'inscription" in await _ask(demo, sender, "mes inscriptions", "fr")
     assert "pas d'inscription" in await _ask(demo, sender, "annuler mon inscription", "fr")
+
+
+@pytest.fixture
+async def sms_conversations(demo, database):  # type: ignore[no-untyped-def]
+    """The assistant with SMS replies (and seat offers) going to the outbox."""
+    from channels.sms import outgoing_sms
+
+    demo.outbox["sms"] = lambda replies: outgoing_sms(replies, 3)
+    try:
+        yield demo
+    finally:
+        demo.outbox.pop("sms", None)
+
+
+async def _texted(conversations, phone: str, text: str) -> None:
+    await conversations.handle(Inbound("sms", phone, text))
+
+
+async def _outbox(database, phone: str) -> list[str]:
+    async with await psycopg.AsyncConnection.connect(database.url) as connection:
+        cursor = await connection.execute(
+            "SELECT body FROM outbound_message WHERE address = %s ORDER BY id", (phone,)
+        )
+        return [row[0] for row in await cursor.fetchall()]
+
+
+async def test_a_freed_seat_is_offered_by_sms_and_taken_with_oui(
+    sms_conversations, database, phone
+) -> None:
+    first, waiting = phone, phone[:-1] + str((int(phone[-1]) + 1) % 10)
+    async with await psycopg.AsyncConnection.connect(database.url) as connection:
+        await connection.execute("UPDATE workshop SET capacity = 1 WHERE ref = 'demo-educonnect'")
+        await connection.execute(
+            "DELETE FROM enrolment WHERE workshop_id = "
+            "(SELECT id FROM workshop WHERE ref = 'demo-educonnect')"
+        )
+        await connection.commit()
+    enrol = '/workshop_enrol{"workshop": "demo-educonnect", "people": "1", "confirm": "yes"}'
+    for parent in (first, waiting):
+        await _texted(sms_conversations, parent, "bonjour")
+        await _texted(sms_conversations, parent, enrol)
+    assert await _enrolment_of(database, waiting) == [("waitlisted", 1)]
+
+    await _texted(sms_conversations, first, "annuler mon inscription")
+    await _texted(sms_conversations, first, "oui")  # "Oui, annuler"
+    assert await _enrolment_of(database, first) == [("cancelled", 1)]
+
+    sent = await _outbox(database, waiting)
+    offer = "\n".join(sent[next(i for i, b in enumerate(sent) if "Bonne nouvelle" in b) :])
+    assert offer.startswith("Bonne nouvelle") and "1. Oui, je prends la place" in offer
+    await _texted(sms_conversations, waiting, "OUI")
+    assert await _enrolment_of(database, waiting) == [("confirmed", 1)]
+    assert "est réservée" in "\n".join((await _outbox(database, waiting))[-3:])
+
+
+async def test_expired_offers_move_to_the_next_parent(database, pool) -> None:
+    from channels.sms import outgoing_sms
+    from workshops import offers
+    from workshops.enrolment import cancel, enrol, expire_offers
+
+    ref = f"offers-{datetime.now(UTC).timestamp()}"
+    start = datetime.now(UTC).replace(microsecond=0) + timedelta(days=5)
+    workshop = build(
+        {
+            **ROW,
+            "ref": ref,
+            "capacity": "1",
+            "status": "published",
+            "timezone": "UTC",
+            "starts_at": start.strftime("%Y-%m-%d %H:%M"),
+            "ends_at": (start + timedelta(hours=1)).strftime("%Y-%m-%d %H:%M"),
+        }
+    )
+    now = datetime.now(UTC)
+    numbers = [f"+3361{n}{int(now.timestamp()) % 1000000:06d}" for n in range(3)]
+    async with await psycopg.AsyncConnection.connect(database.url) as connection:
+        await store.save(connection, [workshop], now)
+        cursor = await connection.execute("SELECT id FROM workshop WHERE ref = %s", (ref,))
+        (workshop_id,) = await cursor.fetchone()
+        contacts = []
+        for number in numbers:
+            cursor = await connection.execute(
+                "INSERT INTO contact (channel, address, language, created_at, last_seen_at) "
+                "VALUES ('sms', %s, 'tr', %s, %s) RETURNING id",
+                (number, now, now),
+            )
+            contacts.append((await cursor.fetchone())[0])
+        for contact in contacts:
+            await enrol(connection, workshop_id=workshop_id, contact_id=contact, people=1, now=now)
+        _, made = await cancel(
+            connection, workshop_id=workshop_id, contact_id=contacts[0], now=now, offer_for=OFFER
+        )
+        later = now + OFFER + timedelta(minutes=1)
+        _, moved = await expire_offers(connection, now=later, offer_for=OFFER)
+        mine = [m for m in moved if m.workshop_id == workshop_id]
+        catalogs = Catalogs.load(["fr", "tr"])
+        sent = await offers.announce(
+            connection,
+            mine,
+            now=later,
+            renderers={"sms": lambda replies: outgoing_sms(replies, 3)},
+            catalogs=catalogs,
+            default_language="fr",
+        )
+        await connection.commit()
+    assert [m.contact_id for m in made] == [contacts[1]]
+    assert [m.contact_id for m in mine] == [contacts[2]] and sent == 1
+    message = "\n".join(await _outbox(database, numbers[2]))
+    assert message.startswith("Güzel haber")  # in the parent's language

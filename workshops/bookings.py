@@ -7,6 +7,7 @@ enrolment and the reply that announces it commit together.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -35,11 +36,23 @@ class Booking:
     people: int
 
 
+# Tells the parents offered freed seats (`workshops.offers.announce`, bound by the store).
+Announcer = Callable[[AsyncConnection[Any], list[enrolment.Enrolment], datetime], Awaitable[int]]
+
+
 class Bookings:
-    def __init__(self, connection: AsyncConnection[Any], contact_id: int, now: datetime) -> None:
+    def __init__(
+        self,
+        connection: AsyncConnection[Any],
+        contact_id: int,
+        now: datetime,
+        *,
+        announce: Announcer | None = None,
+    ) -> None:
         self.connection = connection
         self.contact_id = contact_id
         self.now = now
+        self.announce = announce
 
     async def _workshop_id(self, ref: str) -> int | None:
         cursor = await self.connection.execute("SELECT id FROM workshop WHERE ref = %s", (ref,))
@@ -47,8 +60,9 @@ class Bookings:
         return int(row[0]) if row else None
 
     async def enrol(self, ref: str, people: int) -> str | None:
-        """The enrolment's status (confirmed, waitlisted, or what it already was); None if the
-        workshop is unknown, not published or started."""
+        """The enrolment's status (confirmed, waitlisted, or what it already was; a seat
+        offered to the parent is taken); None if the workshop is unknown, not published or
+        started."""
         workshop_id = await self._workshop_id(ref)
         if workshop_id is None:
             return None
@@ -61,6 +75,14 @@ class Bookings:
                     people=people,
                     now=self.now,
                 )
+            if made.status == "offered":
+                taken = await enrolment.accept(
+                    self.connection,
+                    workshop_id=workshop_id,
+                    contact_id=self.contact_id,
+                    now=self.now,
+                )
+                return "confirmed" if taken is not None else made.status
         except (enrolment.NotOpen, ValueError):
             return None
         return made.status
@@ -70,13 +92,15 @@ class Bookings:
         workshop_id = await self._workshop_id(ref)
         if workshop_id is None:
             return False
-        cancelled, _offers = await enrolment.cancel(
+        cancelled, offers = await enrolment.cancel(
             self.connection,
             workshop_id=workshop_id,
             contact_id=self.contact_id,
             now=self.now,
             offer_for=OFFER_FOR,
         )
+        if offers and self.announce is not None:
+            await self.announce(self.connection, offers, self.now)
         return cancelled is not None
 
     async def mine(self) -> list[Booking]:
