@@ -13,13 +13,14 @@ from __future__ import annotations
 import json
 from abc import ABC, abstractmethod
 
-from babel.dates import format_date, format_skeleton, format_time
+from babel.dates import format_skeleton, format_time
 
 from bot.actions import ActionFaq, Tracker, topic_buttons
 from bot.domain import Domain
 from bot.replies import Button, Dispatcher
-from liaison.i18n import LANGUAGE_NAMES, _, current_language
+from liaison.i18n import _, current_language
 from workshops.records import Workshop
+from workshops.wording import describe, place, when
 
 SHOWN = 3
 
@@ -45,27 +46,6 @@ def ranked(tracker: Tracker) -> list[Workshop]:
             w.starts_at,
         ),
     )
-
-
-def when(workshop: Workshop) -> str:
-    """ "mercredi 2 décembre 2026, 14:00–15:30" on the venue's clock, in the reader's words."""
-    language = current_language()
-    start, end = workshop.local(workshop.starts_at), workshop.local(workshop.ends_at)
-    hours = "–".join(format_time(moment, "short", locale=language) for moment in (start, end))
-    return f"{format_date(start, 'full', locale=language)}, {hours}"
-
-
-def place(workshop: Workshop) -> str:
-    if workshop.venue_name:
-        return f"{workshop.venue_name}, {workshop.venue_address}"
-    return _("En ligne")
-
-
-def describe(workshop: Workshop) -> str:
-    """Title, day and hours, place, languages spoken."""
-    spoken = ", ".join(LANGUAGE_NAMES.get(code, code) for code in workshop.languages)
-    languages = _("Langues : {languages}").format(languages=spoken)
-    return "\n".join([workshop.title, when(workshop), place(workshop), languages])
 
 
 def _choice(workshop: Workshop) -> str:

@@ -11,6 +11,8 @@ Tasks:
 * `liaison.deliver` — send one outbox message (`liaison.delivery`), retried by `DeliveryRetry`;
 * `liaison.expire_offers` — every minute, seat offers past their deadline go to the next parent
   on the waiting list, who is told on their channel;
+* `liaison.send_reminders` — every minute, workshop reminders that fall due (`liaison.reminders`,
+  out of quiet hours) are queued, once each;
 * `liaison.purge_old_turns` — daily, erase turns and delivered messages older than
   `liaison.privacy.retention_days`, and the duplicate-detection receipts after a week.
 """
@@ -37,6 +39,8 @@ from liaison.settings import AssistantConfig, DeliveryConfig
 from workshops.bookings import OFFER_FOR
 from workshops.enrolment import expire_offers
 from workshops.offers import announce
+from workshops.quiet_hours import QuietHours
+from workshops.reminders import send_due
 
 log = logging.getLogger(__name__)
 MAINTENANCE_QUEUE = "maintenance"
@@ -100,6 +104,31 @@ def build_jobs(database: Database, config: AssistantConfig) -> procrastinate.App
         if expired:
             log.info("%d seat offers expired, %d new offers", len(expired), len(offers))
         return len(expired)
+
+    quiet = QuietHours(
+        start=config.quiet_hours.start,
+        end=config.quiet_hours.end,
+        sundays=config.quiet_hours.sundays,
+        public_holidays=config.quiet_hours.public_holidays,
+    )
+
+    @app.periodic(cron="* * * * *", periodic_id="every-minute")
+    @app.task(name="liaison.send_reminders", queue=MAINTENANCE_QUEUE, pass_context=False)
+    async def remind(timestamp: int) -> int:
+        """Reminders that fall due are queued, once each."""
+        async with await psycopg.AsyncConnection.connect(database.url) as connection:
+            queued = await send_due(
+                connection,
+                now=datetime.now(UTC),
+                hours_before=config.reminders.hours_before,
+                quiet=quiet,
+                renderers=renderers,
+                catalogs=catalogs,
+                default_language=config.default_language,
+            )
+        if queued:
+            log.info("queued %d workshop reminders", queued)
+        return queued
 
     @app.task(
         name=DELIVER_TASK,

@@ -73,17 +73,18 @@ async def enqueue(
     kind: str,
     now: datetime,
     idempotency_keys: Sequence[str | None] | None = None,
-) -> None:
-    """Store `messages` for `address` and defer their jobs, inside the caller's transaction.
+) -> int:
+    """Store `messages` for `address` and defer their jobs, inside the caller's transaction;
+    returns how many were stored.
 
     With `idempotency_keys`, a message whose key already exists is skipped (a reminder
     scheduled twice is sent once)."""
     if not messages:
-        return
+        return 0
     keys = list(idempotency_keys) if idempotency_keys is not None else [None] * len(messages)
     if len(keys) != len(messages):
         raise ValueError("one idempotency key per message, or none")
-    await connection.execute(
+    cursor = await connection.execute(
         _ENQUEUE,
         {
             "contact_id": contact_id,
@@ -100,6 +101,8 @@ async def enqueue(
             "task": DELIVER_TASK,
         },
     )
+    row = await cursor.fetchone()
+    return len(row[0]) if row is not None and row[0] is not None else 0
 
 
 async def cancel_queued(connection: AsyncConnection[Any], contact_id: int, now: datetime) -> None:

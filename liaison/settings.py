@@ -165,6 +165,21 @@ class QuietHoursConfig(BaseModel):
         return self
 
 
+class RemindersConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    # Hours before a workshop's start; each moved out of quiet hours, dropped if that moment
+    # is not before the start.
+    hours_before: list[float] = Field(default_factory=lambda: [48.0, 3.0])
+
+    @field_validator("hours_before")
+    @classmethod
+    def _check_hours(cls, hours: list[float]) -> list[float]:
+        if any(h <= 0 or h > 24 * 14 for h in hours):
+            raise ValueError("each reminder is between 0 and 336 hours before the start")
+        return hours
+
+
 class AssistantConfig(BaseModel):
     """The `liaison:` section of config.yml."""
 
@@ -183,6 +198,7 @@ class AssistantConfig(BaseModel):
     telegram: TelegramConfig = Field(default_factory=TelegramConfig)
     delivery: DeliveryConfig = Field(default_factory=DeliveryConfig)
     quiet_hours: QuietHoursConfig = Field(default_factory=QuietHoursConfig)
+    reminders: RemindersConfig = Field(default_factory=RemindersConfig)
 
     @field_validator("languages")
     @classmethod

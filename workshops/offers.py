@@ -15,7 +15,6 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from babel.dates import format_date, format_time
 from psycopg import AsyncConnection
 from psycopg.types.json import Jsonb
 
@@ -25,6 +24,7 @@ from liaison.i18n import Catalogs, _
 from liaison.outbox import enqueue
 from workshops.enrolment import Enrolment
 from workshops.store import load_by_refs
+from workshops.wording import moment
 
 _WHO = """
 SELECT c.channel, c.address, c.language, c.opted_out_at IS NOT NULL, w.ref
@@ -61,17 +61,13 @@ async def announce(
         yes = _payload("workshop_enrol", workshop=ref, people=str(offer.people), confirm="yes")
         no = _payload("workshop_cancel", workshop=ref, confirm="yes")
         with catalogs.use(language):
-            start = workshop.local(workshop.starts_at)
-            deadline = workshop.local(offer.offer_expires_at)
             text = _(
                 "Bonne nouvelle : une place s'est libérée à « {title} », {when}. "
                 "Vous la voulez ? Répondez avant {deadline}."
             ).format(
                 title=workshop.title,
-                when=f"{format_date(start, 'full', locale=language)}, "
-                f"{format_time(start, 'short', locale=language)}",
-                deadline=f"{format_date(deadline, 'full', locale=language)}, "
-                f"{format_time(deadline, 'short', locale=language)}",
+                when=moment(workshop, workshop.starts_at),
+                deadline=moment(workshop, offer.offer_expires_at),
             )
             buttons = (Button(_("Oui, je prends la place"), yes), Button(_("Non merci"), no))
             messages = renderer([Reply(text, buttons)])
