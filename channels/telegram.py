@@ -21,6 +21,7 @@ button's payload (or its number when the payload is over Telegram's 64 bytes).
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import re
 from datetime import UTC, datetime
@@ -220,8 +221,11 @@ def _start_payload(text: str) -> str:
     payload = match.group("payload")
     if payload is not None and payload.startswith("lang_") and len(payload) == 7:
         return '/change_language{"language": "' + payload[5:] + '"}'
+    if payload is not None and payload.startswith("workshop_"):
+        # An invitation to one workshop: straight to enrolling in it.
+        return "/workshop_enrol" + json.dumps({"workshop": payload[len("workshop_") :]})
     if payload is not None and payload.startswith("workshop"):
-        return "/workshop_info"  # the workshop itself once workshops exist (issue 4)
+        return "/workshop_info"
     if payload is not None and payload.startswith("faq_"):
         return "/" + payload  # an unknown topic falls back to the menu like any message
     return "/greet"

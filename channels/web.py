@@ -32,6 +32,7 @@ from liaison.errors import InboundError, InvalidField, MessageTooLarge
 from liaison.i18n import LANGUAGE_NAMES, RTL_LANGUAGES, Catalogs
 
 HERE = Path(__file__).resolve().parent
+_WORKSHOP_REF = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 _SENDER = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:@+\-]{0,127}$")
 # Whole request bodies above this are refused before parsing (the message limit is checked
 # after decoding, so that the answer can say which limit was hit).
@@ -94,6 +95,10 @@ class WebChannel(Channel):
                 request.headers.get("accept-language", ""), self.languages
             )
             lang = accepted or self.default_language
+        # An invitation link (/?atelier=<ref>) opens the chat on that workshop.
+        workshop = request.query_params.get("atelier", "")
+        if not _WORKSHOP_REF.match(workshop):
+            workshop = ""
         translations = self.catalogs.get(lang)
         template = self.templates.get_template("chat.html")
         html = template.render(
@@ -101,7 +106,7 @@ class WebChannel(Channel):
             dir="rtl" if lang in RTL_LANGUAGES else "ltr",
             languages=[(code, LANGUAGE_NAMES[code]) for code in self.languages],
             static_url="/static",
-            workshop=None,
+            workshop=workshop,
             _=translations.gettext,
             gettext=translations.gettext,
             ngettext=translations.ngettext,

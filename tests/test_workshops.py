@@ -459,3 +459,40 @@ async def test_expired_offers_move_to_the_next_parent(database, pool) -> None:
     assert [m.contact_id for m in mine] == [contacts[2]] and sent == 1
     message = "\n".join(await _outbox(database, numbers[2]))
     assert message.startswith("Güzel haber")  # in the parent's language
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ("?atelier=demo-pronote", 'data-workshop="demo-pronote"'),
+        ("?atelier=%3Cscript%3E", 'data-workshop=""'),
+        ("", 'data-workshop=""'),
+    ],
+)
+async def test_invitation_link_opens_the_chat_on_the_workshop(
+    live_server_url, query: str, expected: str
+) -> None:
+    import httpx
+
+    async with httpx.AsyncClient() as client:
+        page = await client.get(live_server_url + "/" + query)
+    assert page.status_code == 200 and expected in page.text
+
+
+@pytest.mark.parametrize(
+    ("text", "payload"),
+    [
+        ("/start workshop_demo-pronote", '/workshop_enrol{"workshop": "demo-pronote"}'),
+        ("/start workshops", "/workshop_info"),
+        ("/start", "/greet"),
+    ],
+)
+def test_telegram_invitation_deep_link(text: str, payload: str) -> None:
+    from channels.telegram import _start_payload
+
+    assert _start_payload(text) == payload
+
+
+async def test_an_invitation_payload_goes_straight_to_how_many(demo, sender) -> None:
+    answer = await _ask(demo, sender, '/workshop_enrol{"workshop": "demo-pronote"}', "fr")
+    assert "Combien de personnes" in answer

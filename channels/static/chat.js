@@ -9,7 +9,8 @@
  *   liaison.sender                 "web-<uuid>", kept across page loads and language changes
  *   liaison.conversation.<sender>  {lang, messages: [{from: "user"|"bot", text, buttons}]}
  * With no stored conversation (or one held in another language) the page silently sends
- * "/greet" so the assistant's welcome appears in the page's language.
+ * "/greet" so the assistant's welcome appears in the page's language. An invitation link
+ * (/?atelier=<ref>) silently sends that workshop's enrolment payload instead.
  *
  * Quick replies: only the buttons of the assistant's latest answer are active; they are
  * disabled as soon as the parent sends anything.
@@ -427,7 +428,15 @@
     scrollToBottom();
   }
 
-  if (!history || !history.messages.length || history.lang !== lang) {
+  if (strings.workshop) {
+    // An invitation link (/?atelier=<ref>): straight to enrolling in that workshop (with the
+    // welcome on a first visit), once: the address loses its ?atelier= so a reload does not
+    // start again.
+    send("/workshop_enrol" + JSON.stringify({ workshop: strings.workshop }), null);
+    const url = new URL(window.location.href);
+    url.searchParams.delete("atelier");
+    window.history.replaceState(null, "", url.toString());
+  } else if (!history || !history.messages.length || history.lang !== lang) {
     // First visit, or the parent switched language: the welcome, in the page's language.
     send("/greet", null);
   }
