@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 
 
@@ -11,6 +12,11 @@ class Button:
 
     title: str
     payload: str
+
+
+def payload(intent: str, **entities: str) -> str:
+    """A button payload in Rasa's form: `/workshop_enrol{"workshop": "demo-pronote"}`."""
+    return f"/{intent}{json.dumps(entities, ensure_ascii=False)}" if entities else f"/{intent}"
 
 
 @dataclass(frozen=True)

@@ -10,14 +10,13 @@ keeping between messages. A typed "oui" takes the confirmation button when one i
 
 from __future__ import annotations
 
-import json
 from abc import ABC, abstractmethod
 
 from babel.dates import format_skeleton, format_time
 
 from bot.actions import ActionFaq, Tracker, topic_buttons
 from bot.domain import Domain
-from bot.replies import Button, Dispatcher
+from bot.replies import Button, Dispatcher, payload
 from liaison.i18n import _, current_language
 from workshops.records import Workshop
 from workshops.wording import describe, place, when
@@ -52,10 +51,6 @@ def _choice(workshop: Workshop) -> str:
     start = workshop.local(workshop.starts_at)
     day = format_skeleton("MMMd", start, locale=current_language())
     return f"{workshop.title}, {day} {format_time(start, 'short', locale=current_language())}"
-
-
-def _payload(intent: str, **chosen: str) -> str:
-    return f"/{intent}{json.dumps(chosen, ensure_ascii=False)}"
 
 
 def _nothing_planned(dispatcher: Dispatcher) -> None:
@@ -93,7 +88,7 @@ class ActionWorkshopEnrol(AsyncAction):
         if ref not in known:
             chosen = ranked(tracker)[:SHOWN]
             text = "\n\n".join([_("Pour quel atelier ?"), *(describe(w) for w in chosen)])
-            buttons = [Button(_choice(w), _payload(self.intent, workshop=w.ref)) for w in chosen]
+            buttons = [Button(_choice(w), payload(self.intent, workshop=w.ref)) for w in chosen]
             dispatcher.utter_message(text, buttons)
             return
         workshop = known[ref]
@@ -102,7 +97,7 @@ class ActionWorkshopEnrol(AsyncAction):
             dispatcher.utter_message(
                 _("Combien de personnes viendront, vous compris ?"),
                 [
-                    Button(str(n), _payload(self.intent, workshop=ref, people=str(n)))
+                    Button(str(n), payload(self.intent, workshop=ref, people=str(n)))
                     for n in range(1, 5)
                 ],
             )
@@ -111,7 +106,7 @@ class ActionWorkshopEnrol(AsyncAction):
         if message.entity("confirm") != "yes":
             # Said without plurals: "Personnes : 2" reads well in every language we speak.
             question = _("Je vous inscris à « {title} », {when}. Personnes : {people}. D'accord ?")
-            confirm = _payload(self.intent, workshop=ref, people=people, confirm="yes")
+            confirm = payload(self.intent, workshop=ref, people=people, confirm="yes")
             dispatcher.utter_message(
                 question.format(title=workshop.title, when=when(workshop), people=count),
                 [Button(_("Oui"), confirm), Button(_("Non"), "/deny")],
@@ -162,7 +157,7 @@ class ActionWorkshopCancel(AsyncAction):
                 dispatcher.utter_message(
                     _("Quelle inscription annuler ?"),
                     [
-                        Button(_choice(b.workshop), _payload(self.intent, workshop=b.workshop.ref))
+                        Button(_choice(b.workshop), payload(self.intent, workshop=b.workshop.ref))
                         for b in mine
                     ],
                 )
@@ -174,7 +169,7 @@ class ActionWorkshopCancel(AsyncAction):
             dispatcher.utter_message(
                 question.format(title=workshop.title, when=when(workshop)),
                 [
-                    Button(_("Oui, annuler"), _payload(self.intent, workshop=ref, confirm="yes")),
+                    Button(_("Oui, annuler"), payload(self.intent, workshop=ref, confirm="yes")),
                     Button(_("Non"), "/deny"),
                 ],
             )

@@ -21,7 +21,6 @@ button's payload (or its number when the payload is over Telegram's 64 bytes).
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import re
 from datetime import UTC, datetime
@@ -47,6 +46,7 @@ from starlette.routing import BaseRoute, Route
 
 from bot.assistant import Inbound
 from bot.replies import Reply
+from bot.replies import payload as as_payload
 from bot.store import Conversations
 from channels.base import Channel, Outgoing, PermanentSendError, RetryableSendError, SendResult
 from channels.http import check_secret, error_response, read_json_object
@@ -223,7 +223,7 @@ def _start_payload(text: str) -> str:
         return '/change_language{"language": "' + payload[5:] + '"}'
     if payload is not None and payload.startswith("workshop_"):
         # An invitation to one workshop: straight to enrolling in it.
-        return "/workshop_enrol" + json.dumps({"workshop": payload[len("workshop_") :]})
+        return as_payload("workshop_enrol", workshop=payload[len("workshop_") :])
     if payload is not None and payload.startswith("workshop"):
         return "/workshop_info"
     if payload is not None and payload.startswith("faq_"):

@@ -209,4 +209,5 @@ def app_from_environment() -> Starlette:
     config = load_config(settings.config_file)
     database = open_database(settings)
     runtime = build_runtime(settings, config)
-    return create_app(database, runtime, jobs=build_jobs(database, config))
+    jobs = build_jobs(database, config, catalogs=runtime.catalogs)
+    return create_app(database, runtime, jobs=jobs)

@@ -153,7 +153,8 @@ def _run(args: argparse.Namespace, settings: Settings, config: AssistantConfig) 
             access_log=False,
         )
         return 0
-    app = create_app(database, runtime, jobs=build_jobs(database, config))
+    jobs = build_jobs(database, config, catalogs=runtime.catalogs)
+    app = create_app(database, runtime, jobs=jobs)
     uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)
     return 0
 

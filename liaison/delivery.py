@@ -37,7 +37,7 @@ from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 
 from channels.base import Outgoing, PermanentSendError, RetryableSendError, Sender, SendError
-from liaison.outbox import Priority, cancel_queued
+from liaison.outbox import Priority, opt_out_contact
 from liaison.settings import DeliveryConfig
 
 log = logging.getLogger(__name__)
@@ -75,7 +75,6 @@ WHERE id = %(id)s
 RETURNING contact_id
 """
 
-_OPT_OUT = "UPDATE contact SET opted_out_at = coalesce(opted_out_at, %(now)s) WHERE id = %(id)s"
 
 _RESERVE = "SELECT liaison_rate_reserve(%s::text[], %s::float8[], %s::float8)"
 
@@ -269,8 +268,7 @@ class Delivery:
             cursor = await connection.execute(_FINISH, values)
             row = await cursor.fetchone()
             if opt_out and row is not None:
-                await connection.execute(_OPT_OUT, {"id": row[0], "now": now})
-                await cancel_queued(connection, row[0], now)
+                await opt_out_contact(connection, row[0], now)
 
         await _on_db(self.pool, finish)
 

@@ -68,7 +68,11 @@ async def purge_old_turns(url: str, retention_days: int, *, now: datetime | None
         return erased
 
 
-def build_jobs(database: Database, config: AssistantConfig) -> procrastinate.App:
+def build_jobs(
+    database: Database, config: AssistantConfig, *, catalogs: Catalogs | None = None
+) -> procrastinate.App:
+    """The procrastinate app and its tasks; `catalogs` when the process has them loaded
+    already (the web server), else they are read here (a `liaison worker`)."""
     app = procrastinate.App(connector=procrastinate.PsycopgConnector(conninfo=database.url))
 
     @app.periodic(cron="17 3 * * *", periodic_id="daily")
@@ -80,7 +84,7 @@ def build_jobs(database: Database, config: AssistantConfig) -> procrastinate.App
         )
         return erased
 
-    catalogs = Catalogs.load(config.languages)
+    catalogs = catalogs or Catalogs.load(config.languages)
     renderers: dict[str, Renderer] = {
         "sms": lambda replies: outgoing_sms(replies, config.sms.max_segments),
         "telegram": render_telegram,
@@ -105,12 +109,7 @@ def build_jobs(database: Database, config: AssistantConfig) -> procrastinate.App
             log.info("%d seat offers expired, %d new offers", len(expired), len(offers))
         return len(expired)
 
-    quiet = QuietHours(
-        start=config.quiet_hours.start,
-        end=config.quiet_hours.end,
-        sundays=config.quiet_hours.sundays,
-        public_holidays=config.quiet_hours.public_holidays,
-    )
+    quiet = QuietHours(**config.quiet_hours.model_dump())
 
     @app.periodic(cron="* * * * *", periodic_id="every-minute")
     @app.task(name="liaison.send_reminders", queue=MAINTENANCE_QUEUE, pass_context=False)

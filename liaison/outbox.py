@@ -110,6 +110,15 @@ async def cancel_queued(connection: AsyncConnection[Any], contact_id: int, now: 
     await connection.execute(_CANCEL_QUEUED, {"contact_id": contact_id, "now": now})
 
 
+async def opt_out_contact(connection: AsyncConnection[Any], contact_id: int, now: datetime) -> None:
+    """The provider says the parent refused our messages: opted out, the queue cancelled."""
+    await connection.execute(
+        "UPDATE contact SET opted_out_at = coalesce(opted_out_at, %s) WHERE id = %s",
+        (now, contact_id),
+    )
+    await cancel_queued(connection, contact_id, now)
+
+
 # How far along a message is; a provider's report never moves it back (a late "sent" after
 # "delivered" changes nothing). failed and cancelled are final.
 _RANK = {"queued": 0, "sending": 1, "sent": 2, "delivered": 3, "failed": 3, "cancelled": 3}
@@ -129,8 +138,6 @@ WHERE id = %(id)s AND channel = %(channel)s
       < %(rank)s
 RETURNING contact_id
 """
-
-_OPT_OUT = "UPDATE contact SET opted_out_at = coalesce(opted_out_at, %(now)s) WHERE id = %(id)s"
 
 
 async def record_status(
@@ -164,6 +171,5 @@ async def record_status(
     )
     row = await cursor.fetchone()
     if row is not None and opt_out:
-        await connection.execute(_OPT_OUT, {"id": row[0], "now": now})
-        await cancel_queued(connection, row[0], now)
+        await opt_out_contact(connection, row[0], now)
     return row is not None

@@ -496,3 +496,13 @@ def test_telegram_invitation_deep_link(text: str, payload: str) -> None:
 async def test_an_invitation_payload_goes_straight_to_how_many(demo, sender) -> None:
     answer = await _ask(demo, sender, '/workshop_enrol{"workshop": "demo-pronote"}', "fr")
     assert "Combien de personnes" in answer
+
+
+def test_demo_command_adds_the_demo_workshops(database) -> None:
+    """What `make run` (`liaison run --demo`) adds to an empty database."""
+    env = {"DATABASE_URL": database.url}
+    added = run("workshops", "demo", env=env)
+    assert added.returncode == 0, added.stderr
+    assert "4 demo workshops" in added.stdout
+    exported = run("workshops", "export", env=env).stdout
+    assert all(ref in exported for ref in ("demo-pronote", "demo-guadeloupe"))

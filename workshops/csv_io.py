@@ -13,28 +13,9 @@ import csv
 import io
 from collections.abc import Iterable
 
-from workshops.records import InvalidWorkshop, Workshop, build
+from workshops.records import FIELDS, LIST_FIELDS, InvalidWorkshop, Workshop, build
 
-COLUMNS = (
-    "ref",
-    "title",
-    "status",
-    "starts_at",
-    "ends_at",
-    "timezone",
-    "capacity",
-    "topics",
-    "languages",
-    "venue_name",
-    "venue_address",
-    "online_url",
-    "description",
-    "accessibility",
-    "childcare",
-    "organiser",
-    "territory",
-    "schools",
-)
+COLUMNS = FIELDS
 REQUIRED = ("ref", "title", "starts_at", "ends_at", "capacity")
 MAX_ROWS = 5000
 
@@ -101,27 +82,15 @@ def write(workshops: Iterable[Workshop]) -> str:
     out = io.StringIO()
     writer = csv.DictWriter(out, fieldnames=COLUMNS, lineterminator="\n")
     writer.writeheader()
-    for w in workshops:
-        writer.writerow(
-            {
-                "ref": w.ref,
-                "title": w.title,
-                "status": w.status,
-                "starts_at": w.local(w.starts_at).strftime("%Y-%m-%d %H:%M"),
-                "ends_at": w.local(w.ends_at).strftime("%Y-%m-%d %H:%M"),
-                "timezone": w.timezone,
-                "capacity": str(w.capacity),
-                "topics": ";".join(w.topics),
-                "languages": ";".join(w.languages),
-                "venue_name": w.venue_name,
-                "venue_address": w.venue_address,
-                "online_url": w.online_url,
-                "description": w.description,
-                "accessibility": w.accessibility,
-                "childcare": w.childcare,
-                "organiser": w.organiser,
-                "territory": w.territory,
-                "schools": ";".join(w.schools),
-            }
-        )
+    for workshop in workshops:
+        writer.writerow({name: _cell(workshop, name) for name in COLUMNS})
     return out.getvalue()
+
+
+def _cell(workshop: Workshop, name: str) -> str:
+    value = getattr(workshop, name)
+    if name in LIST_FIELDS:
+        return ";".join(value)
+    if name in ("starts_at", "ends_at"):  # on the venue's clock, as organisers wrote it
+        return str(workshop.local(value).strftime("%Y-%m-%d %H:%M"))
+    return str(value)

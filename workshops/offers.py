@@ -10,19 +10,17 @@ visits: they see the offer under "mes inscriptions".
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
 from psycopg import AsyncConnection
-from psycopg.types.json import Jsonb
 
-from bot.replies import Button, Reply
+from bot.replies import Button, Reply, payload
 from channels.base import Renderer
 from liaison.i18n import Catalogs, _
-from liaison.outbox import enqueue
 from workshops.enrolment import Enrolment
+from workshops.notify import tell
 from workshops.store import load_by_refs
 from workshops.wording import moment
 
@@ -30,10 +28,6 @@ _WHO = """
 SELECT c.channel, c.address, c.language, c.opted_out_at IS NOT NULL, w.ref
 FROM contact c, workshop w WHERE c.id = %s AND w.id = %s
 """
-
-
-def _payload(intent: str, **chosen: str) -> str:
-    return f"/{intent}{json.dumps(chosen, ensure_ascii=False)}"
 
 
 async def announce(
@@ -58,8 +52,8 @@ async def announce(
             continue
         workshop = (await load_by_refs(connection, [ref]))[ref]
         language = language or default_language
-        yes = _payload("workshop_enrol", workshop=ref, people=str(offer.people), confirm="yes")
-        no = _payload("workshop_cancel", workshop=ref, confirm="yes")
+        yes = payload("workshop_enrol", workshop=ref, people=str(offer.people), confirm="yes")
+        no = payload("workshop_cancel", workshop=ref, confirm="yes")
         with catalogs.use(language):
             text = _(
                 "Bonne nouvelle : une place s'est libérée à « {title} », {when}. "
@@ -71,22 +65,14 @@ async def announce(
             )
             buttons = (Button(_("Oui, je prends la place"), yes), Button(_("Non merci"), no))
             messages = renderer([Reply(text, buttons)])
-        await enqueue(
+        queued += await tell(
             connection,
             contact_id=offer.contact_id,
             channel=channel,
             address=address,
             messages=messages,
-            kind="reminder",
+            buttons=buttons,
+            key=f"offer:{offer.id}:{offer.offer_expires_at.isoformat()}",
             now=now,
-            idempotency_keys=[
-                f"offer:{offer.id}:{offer.offer_expires_at.isoformat()}:{n}"
-                for n in range(len(messages))
-            ],
         )
-        await connection.execute(
-            "UPDATE conversation SET offered_buttons = %s WHERE contact_id = %s",
-            (Jsonb([{"title": b.title, "payload": b.payload} for b in buttons]), offer.contact_id),
-        )
-        queued += 1
     return queued

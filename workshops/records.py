@@ -18,6 +18,29 @@ from bot.text import fold
 from liaison.settings import SUPPORTED_LANGUAGES
 
 STATUSES = ("draft", "published", "cancelled")
+# Every field, in the order organisers read them (CSV columns, database columns).
+FIELDS = (
+    "ref",
+    "title",
+    "status",
+    "starts_at",
+    "ends_at",
+    "timezone",
+    "capacity",
+    "topics",
+    "languages",
+    "venue_name",
+    "venue_address",
+    "online_url",
+    "description",
+    "accessibility",
+    "childcare",
+    "organiser",
+    "territory",
+    "schools",
+)
+# The fields that hold several values (`;`-separated in CSV, arrays in the database).
+LIST_FIELDS = ("topics", "languages", "schools")
 _TOOL_NAMES = {
     fold(alias, expand=False): name for name, aliases in TOOLS.items() for alias in aliases
 }

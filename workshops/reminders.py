@@ -12,18 +12,16 @@ time.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
 from psycopg import AsyncConnection
-from psycopg.types.json import Jsonb
 
-from bot.replies import Button, Reply
+from bot.replies import Button, Reply, payload
 from channels.base import Renderer
 from liaison.i18n import Catalogs, _
-from liaison.outbox import enqueue
+from workshops.notify import tell
 from workshops.quiet_hours import QuietHours, next_allowed
 from workshops.records import Workshop
 from workshops.store import load_by_refs
@@ -55,10 +53,6 @@ def due(
         if when < workshop.starts_at:
             moments.append((round(hours), when))
     return moments
-
-
-def _payload(intent: str, **chosen: str) -> str:
-    return f"/{intent}{json.dumps(chosen, ensure_ascii=False)}"
 
 
 async def send_due(
@@ -93,25 +87,18 @@ async def send_due(
                 ).format(title=workshop.title, when=when(workshop), place=place(workshop))
                 buttons = (
                     Button(_("Je viendrai"), "/thanks"),
-                    Button(_("Je ne peux pas venir"), _payload("workshop_cancel", workshop=ref)),
+                    Button(_("Je ne peux pas venir"), payload("workshop_cancel", workshop=ref)),
                 )
                 messages = renderers[channel]([Reply(text, buttons)])
-            key = f"reminder:{enrolment_id}:{hours}h:{workshop.starts_at.isoformat()}"
-            stored = await enqueue(
+            # "2" then means "I cannot come".
+            queued += await tell(
                 connection,
                 contact_id=contact_id,
                 channel=channel,
                 address=address,
                 messages=messages,
-                kind="reminder",
+                buttons=buttons,
+                key=f"reminder:{enrolment_id}:{hours}h:{workshop.starts_at.isoformat()}",
                 now=now,
-                idempotency_keys=[f"{key}:{n}" for n in range(len(messages))],
             )
-            if stored:  # the first time only: "2" then means "I cannot come"
-                queued += 1
-                offered = [{"title": b.title, "payload": b.payload} for b in buttons]
-                await connection.execute(
-                    "UPDATE conversation SET offered_buttons = %s WHERE contact_id = %s",
-                    (Jsonb(offered), contact_id),
-                )
     return queued

@@ -9,34 +9,13 @@ from typing import Any
 from psycopg import AsyncConnection
 from psycopg.rows import dict_row
 
-from workshops.records import Workshop
-
-_FIELDS = (
-    "ref",
-    "title",
-    "status",
-    "starts_at",
-    "ends_at",
-    "timezone",
-    "capacity",
-    "topics",
-    "languages",
-    "venue_name",
-    "venue_address",
-    "online_url",
-    "description",
-    "accessibility",
-    "childcare",
-    "organiser",
-    "territory",
-    "schools",
-)
+from workshops.records import FIELDS, LIST_FIELDS, Workshop
 
 _UPSERT = f"""
-INSERT INTO workshop ({", ".join(_FIELDS)}, created_at, updated_at)
-VALUES ({", ".join(f"%({name})s" for name in _FIELDS)}, %(now)s, %(now)s)
+INSERT INTO workshop ({", ".join(FIELDS)}, created_at, updated_at)
+VALUES ({", ".join(f"%({name})s" for name in FIELDS)}, %(now)s, %(now)s)
 ON CONFLICT (ref) DO UPDATE SET
-    {", ".join(f"{name} = EXCLUDED.{name}" for name in _FIELDS if name != "ref")},
+    {", ".join(f"{name} = EXCLUDED.{name}" for name in FIELDS if name != "ref")},
     updated_at = EXCLUDED.updated_at
 RETURNING (xmax = 0) AS created
 """  # noqa: S608 - the names are this module's constants, the values are parameters
@@ -49,8 +28,8 @@ async def save(
     returns (created, updated)."""
     created = updated = 0
     for workshop in workshops:
-        values = {name: getattr(workshop, name) for name in _FIELDS}
-        values.update({key: list(values[key]) for key in ("topics", "languages", "schools")})
+        values = {name: getattr(workshop, name) for name in FIELDS}
+        values.update({key: list(values[key]) for key in LIST_FIELDS})
         cursor = await connection.execute(_UPSERT, {**values, "now": now})
         row = await cursor.fetchone()
         if row is not None and row[0]:
@@ -66,7 +45,7 @@ async def load(
     """Workshops by start time, optionally only those with `status` starting after `after`."""
     async with connection.cursor(row_factory=dict_row) as cursor:
         await cursor.execute(
-            f"SELECT {', '.join(_FIELDS)} FROM workshop "  # noqa: S608 - constant names
+            f"SELECT {', '.join(FIELDS)} FROM workshop "  # noqa: S608 - constant names
             "WHERE (%(status)s::text IS NULL OR status = %(status)s) "
             "AND (%(after)s::timestamptz IS NULL OR starts_at > %(after)s) "
             "ORDER BY starts_at, ref",
@@ -90,7 +69,7 @@ async def load_by_refs(
         return {}
     async with connection.cursor(row_factory=dict_row) as cursor:
         await cursor.execute(
-            f"SELECT {', '.join(_FIELDS)} FROM workshop WHERE ref = ANY(%s)",  # noqa: S608
+            f"SELECT {', '.join(FIELDS)} FROM workshop WHERE ref = ANY(%s)",  # noqa: S608
             (list(refs),),
         )
         rows = await cursor.fetchall()
@@ -98,6 +77,4 @@ async def load_by_refs(
 
 
 def _workshop(row: dict[str, Any]) -> Workshop:
-    return Workshop(
-        **{**row, **{key: tuple(row[key]) for key in ("topics", "languages", "schools")}}
-    )
+    return Workshop(**{**row, **{key: tuple(row[key]) for key in LIST_FIELDS}})
