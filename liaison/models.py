@@ -17,6 +17,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     String,
     Text,
     UniqueConstraint,
@@ -197,5 +198,92 @@ class EnrolmentRow(SQLModel, table=True):
     people: int = Field(sa_column=Column(Integer, nullable=False))
     status: str = Field(sa_column=Column(String(16), nullable=False))
     offer_expires_at: datetime | None = _timestamp(nullable=True)
+    # Set at the door or after the session: attended, no_show or excused.
+    attendance: str | None = Field(default=None, sa_column=Column(String(16), nullable=True))
+    attendance_at: datetime | None = _timestamp(nullable=True)
+    attendance_by: int | None = Field(
+        default=None,
+        sa_column=Column(
+            BigInteger, ForeignKey("staff_account.id", ondelete="SET NULL"), nullable=True
+        ),
+    )
     created_at: datetime = _timestamp()
     updated_at: datetime = _timestamp()
+
+
+class WalkIn(SQLModel, table=True):
+    """People who came to a workshop without enrolling: a count and a language, no contact."""
+
+    __tablename__ = "walk_in"
+
+    id: int | None = Field(default=None, sa_column=Column(BigInteger, primary_key=True))
+    workshop_id: int = Field(
+        sa_column=Column(BigInteger, ForeignKey("workshop.id", ondelete="CASCADE"), nullable=False)
+    )
+    people: int = Field(sa_column=Column(Integer, nullable=False))
+    language: str | None = Field(default=None, sa_column=Column(String(8), nullable=True))
+    label: str = Field(default="", sa_column=Column(Text, nullable=False))
+    created_by: int | None = Field(
+        default=None,
+        sa_column=Column(
+            BigInteger, ForeignKey("staff_account.id", ondelete="SET NULL"), nullable=True
+        ),
+    )
+    created_at: datetime = _timestamp()
+
+
+class Outcome(SQLModel, table=True):
+    """A parent's answer to a follow-up (kind "autonomy": "yes" or "not_yet")."""
+
+    __tablename__ = "outcome"
+
+    id: int | None = Field(default=None, sa_column=Column(BigInteger, primary_key=True))
+    enrolment_id: int = Field(
+        sa_column=Column(BigInteger, ForeignKey("enrolment.id", ondelete="CASCADE"), nullable=False)
+    )
+    kind: str = Field(sa_column=Column(String(32), nullable=False))
+    answer: str = Field(sa_column=Column(String(32), nullable=False))
+    recorded_at: datetime = _timestamp()
+
+
+class UsedToken(SQLModel, table=True):
+    """The SHA-256 of each single-use signed token already used (check-in QR codes)."""
+
+    __tablename__ = "used_token"
+
+    digest: bytes = Field(sa_column=Column(LargeBinary, primary_key=True))
+    purpose: str = Field(sa_column=Column(String(32), nullable=False))
+    used_at: datetime = _timestamp()
+
+
+class StaffAccount(SQLModel, table=True):
+    """An organiser or school staff member. `roles` is open-ended ("organiser" today;
+    broadcasts and the inbox add theirs). Passwords are stored as argon2id hashes only."""
+
+    __tablename__ = "staff_account"
+
+    id: int | None = Field(default=None, sa_column=Column(BigInteger, primary_key=True))
+    email: str = Field(sa_column=Column(Text, nullable=False))
+    name: str = Field(default="", sa_column=Column(Text, nullable=False))
+    password_hash: str = Field(sa_column=Column(Text, nullable=False))
+    roles: list[str] = Field(default_factory=list, sa_column=Column(ARRAY(Text), nullable=False))
+    created_at: datetime = _timestamp()
+    last_login_at: datetime | None = _timestamp(nullable=True)
+    disabled_at: datetime | None = _timestamp(nullable=True)
+
+
+class StaffSession(SQLModel, table=True):
+    """A signed-in browser: the cookie holds a random token, this row only its SHA-256."""
+
+    __tablename__ = "staff_session"
+
+    token_hash: bytes = Field(sa_column=Column(LargeBinary, primary_key=True))
+    account_id: int = Field(
+        sa_column=Column(
+            BigInteger, ForeignKey("staff_account.id", ondelete="CASCADE"), nullable=False
+        )
+    )
+    csrf_token: str = Field(sa_column=Column(Text, nullable=False))
+    created_at: datetime = _timestamp()
+    last_seen_at: datetime = _timestamp()
+    expires_at: datetime = _timestamp()
