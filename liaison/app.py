@@ -26,15 +26,17 @@ from bot.content import load_faq
 from bot.domain import BOT_DIR, load_domain
 from bot.nlu.embedded import EmbeddedEngine, load_or_train
 from bot.store import Conversations
-from channels.base import Channel, Sender
-from channels.sms import SmsChannel, TwilioSender
-from channels.telegram import TelegramChannel, TelegramSender, make_bot
+from channels.base import Channel, Renderer, Sender
+from channels.sms import SmsChannel, TwilioSender, outgoing_sms
+from channels.telegram import TelegramChannel, TelegramSender, make_bot, render_telegram
 from channels.web import WebChannel
 from liaison.database import Database
 from liaison.delivery import Delivery
 from liaison.i18n import Catalogs
 from liaison.jobs import run_worker
 from liaison.settings import AssistantConfig, Settings
+from liaison.signing import Signer, secret_key
+from staff.site import StaffSite
 
 log = logging.getLogger(__name__)
 Pool = AsyncConnectionPool[AsyncConnection[Any]]
@@ -116,6 +118,15 @@ def channels_for(runtime: Runtime, pool: Pool) -> list[Channel]:
     return channels
 
 
+def renderers_for(config: AssistantConfig) -> dict[str, Renderer]:
+    """How a message to a parent is written on each channel that can reach them between
+    conversations (offers, reminders, follow-ups, a cancelled workshop)."""
+    return {
+        "sms": lambda replies: outgoing_sms(replies, config.sms.max_segments),
+        "telegram": render_telegram,
+    }
+
+
 def senders_for(settings: Settings, config: AssistantConfig) -> dict[str, Sender]:
     """The senders of the channels whose credentials are set (what workers need)."""
     senders: dict[str, Sender] = {}
@@ -154,6 +165,15 @@ def create_app(
         channels = channels_for(runtime, pool)
         for channel in channels:
             app.router.routes.extend(channel.routes())
+        staff = StaffSite(
+            pool=pool,
+            config=runtime.config,
+            catalogs=runtime.catalogs,
+            renderers=renderers_for(runtime.config),
+            signer=Signer(secret_key(runtime.settings)),
+            public_url=runtime.settings.public_url,
+        )
+        app.router.routes.extend(staff.routes())
         log.info(
             "Liaison ready: %d intents, languages %s",
             len(runtime.nlu.intent_names),

@@ -10,6 +10,8 @@ liaison telegram poll       receive Telegram messages by long polling (no public
 liaison telegram set-webhook   register LIAISON_PUBLIC_URL/webhooks/telegram with Telegram
 liaison workshops import FILE | export [FILE] | demo
                             workshops as CSV (organisers' format), and the demo workshops
+liaison staff create --email E [--name N] [--role R]   a staff account (asks the password)
+liaison staff password --email E | disable --email E | list
 liaison db upgrade|stop     migrate the database / stop the embedded server
 liaison i18n extract|update|compile|check
 """
@@ -110,6 +112,26 @@ def _parser() -> argparse.ArgumentParser:
     workshops.add_parser("demo", help="add the demo workshops").set_defaults(
         handler=_workshops_demo
     )
+
+    staff = commands.add_parser("staff", help="staff accounts").add_subparsers()
+    create = staff.add_parser("create", help="create a staff account")
+    create.add_argument("--email", required=True)
+    create.add_argument("--name", default="")
+    create.add_argument(
+        "--role", action="append", dest="roles", help="organiser (default) or admin; repeatable"
+    )
+    create.add_argument(
+        "--password-stdin", action="store_true", help="read the password from stdin (scripts)"
+    )
+    create.set_defaults(handler=_staff_create)
+    password = staff.add_parser("password", help="set a new password (signs the account out)")
+    password.add_argument("--email", required=True)
+    password.add_argument("--password-stdin", action="store_true")
+    password.set_defaults(handler=_staff_password)
+    disable = staff.add_parser("disable", help="disable an account and end its sessions")
+    disable.add_argument("--email", required=True)
+    disable.set_defaults(handler=_staff_disable)
+    staff.add_parser("list", help="the accounts").set_defaults(handler=_staff_list)
 
     db = commands.add_parser("db", help="the database").add_subparsers()
     db.add_parser("upgrade").set_defaults(handler=_db_upgrade)
@@ -400,6 +422,104 @@ def _workshops_demo(args: argparse.Namespace, settings: Settings, config: Assist
     migrate(database)
     added = asyncio.run(_add_demo_workshops(database.url, only_if_empty=False))
     print(f"{added} demo workshops added or refreshed")
+    return 0
+
+
+def _read_password(from_stdin: bool) -> str:
+    import getpass
+
+    if from_stdin:
+        return sys.stdin.readline().rstrip("\n")
+    first = getpass.getpass("Mot de passe (12 caractères au moins) : ")
+    if getpass.getpass("Le même mot de passe, encore : ") != first:
+        raise LiaisonError("les deux mots de passe sont différents")
+    return first
+
+
+def _staff_run(settings: Settings, work: Any) -> Any:
+    """Run `work(connection)` in one transaction on the migrated database."""
+    import psycopg
+
+    from liaison.database import migrate, open_database
+
+    database = open_database(settings)
+    migrate(database)
+
+    async def run() -> Any:
+        async with await psycopg.AsyncConnection.connect(database.url) as connection:
+            return await work(connection)
+
+    return asyncio.run(run())
+
+
+def _staff_create(args: argparse.Namespace, settings: Settings, config: AssistantConfig) -> int:
+    from datetime import UTC, datetime
+
+    from staff import accounts
+    from staff.passwords import WeakPassword
+
+    password = _read_password(args.password_stdin)
+    roles = tuple(args.roles or ["organiser"])
+    try:
+        account = _staff_run(
+            settings,
+            lambda connection: accounts.create(
+                connection,
+                email=args.email,
+                name=args.name,
+                password=password,
+                roles=roles,
+                now=datetime.now(UTC),
+            ),
+        )
+    except (accounts.AccountError, WeakPassword) as error:
+        raise LiaisonError(str(error)) from error
+    print(f"compte créé : {account.email} ({', '.join(account.roles)})")
+    print(f"connexion : {settings.public_url.rstrip('/')}/staff/")
+    return 0
+
+
+def _staff_password(args: argparse.Namespace, settings: Settings, config: AssistantConfig) -> int:
+    from staff import accounts
+    from staff.passwords import WeakPassword
+
+    password = _read_password(args.password_stdin)
+    try:
+        changed = _staff_run(
+            settings,
+            lambda connection: accounts.set_password(
+                connection, email=args.email, password=password
+            ),
+        )
+    except WeakPassword as error:
+        raise LiaisonError(str(error)) from error
+    if not changed:
+        raise LiaisonError(f"pas de compte pour {args.email}")
+    print(f"mot de passe changé pour {args.email}; ses sessions sont fermées")
+    return 0
+
+
+def _staff_disable(args: argparse.Namespace, settings: Settings, config: AssistantConfig) -> int:
+    from datetime import UTC, datetime
+
+    from staff import accounts
+
+    done = _staff_run(
+        settings,
+        lambda connection: accounts.disable(connection, email=args.email, now=datetime.now(UTC)),
+    )
+    if not done:
+        raise LiaisonError(f"pas de compte pour {args.email}")
+    print(f"compte désactivé : {args.email}")
+    return 0
+
+
+def _staff_list(args: argparse.Namespace, settings: Settings, config: AssistantConfig) -> int:
+    from staff import accounts
+
+    for account, enabled in _staff_run(settings, accounts.listing):
+        state = "" if enabled else "  (désactivé)"
+        print(f"{account.email}\t{account.name}\t{', '.join(account.roles)}{state}")
     return 0
 
 

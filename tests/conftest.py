@@ -23,6 +23,7 @@ from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 from pydantic import SecretStr
 from sqlalchemy.ext.asyncio import AsyncEngine
+from staff_helpers import Clients
 from starlette.applications import Starlette
 
 from bot.store import Conversations
@@ -193,6 +194,14 @@ async def delivery(database: Database, channel_runtime: Runtime) -> AsyncIterato
     yield delivery
     await delivery.close()
     await own_pool.close()
+
+
+@pytest.fixture
+def staff_clients() -> Iterator[Clients]:
+    """HTTP clients for the staff pages (`.sign_in(base_url, email)`), closed after the test."""
+    clients = Clients()
+    yield clients
+    clients.close()
 
 
 @pytest.fixture

@@ -1,0 +1,14 @@
+"""The sections of the staff site, each a function giving its routes for a `StaffSite`."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from starlette.routing import BaseRoute
+
+if TYPE_CHECKING:
+    from staff.site import StaffSite
+
+Section = Callable[["StaffSite"], list[BaseRoute]]
+ALL: list[Section] = []

@@ -1,0 +1,279 @@
+"""The staff site under `/staff`: sign-in, the session on every page, CSRF on every form.
+
+`StaffSite.page(roles)` wraps a page handler: no session → the sign-in page (then back to the
+page asked for); a session without one of `roles` → 403; a POST → the form is read (bounded)
+and its `csrf` field must be the session's token, else 403. Handlers get a `StaffRequest`.
+
+The session cookie is HttpOnly, `SameSite=Lax` (a QR code scanned with the phone's camera
+opens a check-in page in the browser: a top-level GET that must carry the session; every change
+is a POST with a CSRF token) and `Secure` with the `__Host-` prefix when `LIAISON_PUBLIC_URL` is
+https. Pages are never cached and cannot be framed.
+
+Sections (workshops, check-in, figures) live in their own modules and give their routes to
+`StaffSite.routes()`.
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+import secrets
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qsl, quote, urlsplit
+
+import jinja2
+from psycopg import AsyncConnection
+from psycopg_pool import AsyncConnectionPool
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, RedirectResponse, Response
+from starlette.routing import BaseRoute, Mount, Route
+from starlette.staticfiles import StaticFiles
+
+from channels.base import Renderer
+from channels.http import read_body
+from liaison.errors import BadRequest, MessageTooLarge
+from liaison.i18n import Catalogs
+from liaison.settings import AssistantConfig
+from liaison.signing import Signer
+from staff import accounts, sessions
+from staff.sessions import Session
+
+log = logging.getLogger(__name__)
+HERE = Path(__file__).resolve().parent
+Pool = AsyncConnectionPool[AsyncConnection[Any]]
+FORM_LIMIT = 64 * 1024
+MAX_FIELDS = 500
+SECURITY_HEADERS = {
+    "Cache-Control": "no-store",
+    "Content-Security-Policy": (
+        "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+        "frame-ancestors 'none'; form-action 'self'; base-uri 'none'"
+    ),
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    # Check-in URLs carry a token: never tell another site where we came from.
+    "Referrer-Policy": "no-referrer",
+}
+ORGANISERS = frozenset({"organiser"})
+
+
+@dataclass
+class StaffRequest:
+    request: Request
+    session: Session
+    form: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def account(self) -> accounts.Account:
+        return self.session.account
+
+
+Handler = Callable[[StaffRequest], Awaitable[Response]]
+
+
+class StaffSite:
+    """Everything the staff pages need, given once at start-up."""
+
+    def __init__(
+        self,
+        *,
+        pool: Pool,
+        config: AssistantConfig,
+        catalogs: Catalogs,
+        renderers: Mapping[str, Renderer],
+        signer: Signer,
+        public_url: str,
+    ) -> None:
+        self.pool = pool
+        self.config = config
+        self.catalogs = catalogs
+        self.renderers = renderers
+        self.signer = signer
+        self.public_url = public_url.rstrip("/")
+        self.secure = public_url.startswith("https://")
+        self.cookie = "__Host-liaison_staff" if self.secure else "liaison_staff"
+        self.templates = jinja2.Environment(
+            loader=jinja2.FileSystemLoader(HERE / "templates"),
+            autoescape=True,
+            undefined=jinja2.StrictUndefined,
+        )
+
+    # -- pages -------------------------------------------------------------------------
+
+    def routes(self) -> list[BaseRoute]:
+        from staff import sections
+
+        return [
+            Mount(
+                "/staff",
+                routes=[
+                    Route("/", self.page(ORGANISERS)(self._home), methods=["GET"]),
+                    Route("/connexion", self._login_page, methods=["GET"]),
+                    Route("/connexion", self._login, methods=["POST"]),
+                    Route("/deconnexion", self.page(frozenset())(self._logout), methods=["POST"]),
+                    *[route for section in sections.ALL for route in section(self)],
+                    Mount("/static", StaticFiles(directory=HERE / "static"), name="staff-static"),
+                ],
+            )
+        ]
+
+    def render(
+        self, template: str, *, staff: StaffRequest | None = None, status: int = 200, **context: Any
+    ) -> HTMLResponse:
+        html = self.templates.get_template(template).render(
+            staff=staff.account if staff else None,
+            csrf=staff.session.csrf_token if staff else "",
+            **context,
+        )
+        return HTMLResponse(html, status_code=status, headers=SECURITY_HEADERS)
+
+    def redirect(self, path: str) -> RedirectResponse:
+        return RedirectResponse(path, status_code=303, headers=SECURITY_HEADERS)
+
+    def error(self, staff: StaffRequest | None, status: int, message: str) -> HTMLResponse:
+        return self.render("error.html", staff=staff, status=status, message=message)
+
+    def page(self, roles: frozenset[str]) -> Callable[[Handler], Callable[[Request], Any]]:
+        """Wrap a handler: signed in, one of `roles` (none: any account), CSRF on POST."""
+
+        def wrap(handler: Handler) -> Callable[[Request], Any]:
+            async def endpoint(request: Request) -> Response:
+                token = request.cookies.get(self.cookie, "")
+                async with self.pool.connection() as connection:
+                    session = await sessions.load_session(connection, token, _now())
+                if session is None:
+                    if request.method != "GET":
+                        return self.error(None, 403, "Votre session a expiré. Reconnectez-vous.")
+                    return self.redirect(f"/staff/connexion?suite={quote(_local(request))}")
+                staff = StaffRequest(request, session)
+                if roles and not session.account.can(roles):
+                    return self.error(staff, 403, "Votre compte n'a pas accès à cette page.")
+                if request.method == "POST":
+                    try:
+                        form = await self.read_form(request)
+                    except MessageTooLarge:
+                        return self.error(staff, 413, "Le formulaire envoyé est trop gros.")
+                    except BadRequest:
+                        return self.error(staff, 400, "Le formulaire envoyé est illisible.")
+                    if not _same(form.get("csrf", ""), session.csrf_token):
+                        return self.error(
+                            staff, 403, "Formulaire expiré : rechargez la page et recommencez."
+                        )
+                    staff.form = form
+                return await handler(staff)
+
+            return endpoint
+
+        return wrap
+
+    async def read_form(self, request: Request) -> dict[str, str]:
+        """The URL-encoded form (what every staff page sends), bounded; `BadRequest` when it
+        is not UTF-8 or has too many fields. A repeated field keeps its last value."""
+        body = await read_body(request, FORM_LIMIT)
+        try:
+            return dict(
+                parse_qsl(
+                    body.decode("utf-8"), keep_blank_values=True, max_num_fields=MAX_FIELDS
+                )
+            )
+        except UnicodeDecodeError as exc:
+            raise BadRequest("the form is not UTF-8", code="invalid_encoding") from exc
+        except ValueError as exc:
+            raise BadRequest("too many fields", code="invalid_form") from exc
+
+    # -- sign-in -----------------------------------------------------------------------
+
+    async def _home(self, staff: StaffRequest) -> Response:
+        return self.redirect("/staff/ateliers")
+
+    async def _login_page(
+        self, request: Request, *, error: str = "", status: int = 200
+    ) -> Response:
+        nonce = secrets.token_urlsafe(24)
+        response = self.render(
+            "login.html",
+            status=status,
+            error=error,
+            nonce=nonce,
+            suite=_safe_next(request.query_params.get("suite", "")),
+            email=request.query_params.get("email", ""),
+        )
+        response.set_cookie(
+            "liaison_login",
+            nonce,
+            httponly=True,
+            samesite="strict",
+            secure=self.secure,
+            path="/staff/connexion",
+            max_age=3600,
+        )
+        return response
+
+    async def _login(self, request: Request) -> Response:
+        try:
+            form = await self.read_form(request)
+        except MessageTooLarge:
+            return self.error(None, 413, "Le formulaire envoyé est trop gros.")
+        except BadRequest:
+            return self.error(None, 400, "Le formulaire envoyé est illisible.")
+        nonce = request.cookies.get("liaison_login", "")
+        if not nonce or not _same(form.get("nonce", ""), nonce):
+            return await self._login_page(
+                request, error="La page a expiré : recommencez.", status=403
+            )
+        email, password = form.get("email", "").strip(), form.get("password", "")
+        now = _now()
+        async with self.pool.connection() as connection:
+            account = await accounts.authenticate(
+                connection, email=email, password=password, now=now
+            )
+            if account is None:
+                log.info("staff sign-in refused")
+                return await self._login_page(
+                    request, error="E-mail ou mot de passe incorrect.", status=401
+                )
+            token, _session = await sessions.open_session(connection, account, now)
+        log.info("staff sign-in: account %d", account.id)
+        response = self.redirect(_safe_next(form.get("suite", "")) or "/staff/ateliers")
+        response.set_cookie(
+            self.cookie,
+            token,
+            httponly=True,
+            samesite="lax",
+            secure=self.secure,
+            path="/",
+            max_age=int(sessions.LIFETIME.total_seconds()),
+        )
+        response.delete_cookie("liaison_login", path="/staff/connexion")
+        return response
+
+    async def _logout(self, staff: StaffRequest) -> Response:
+        async with self.pool.connection() as connection:
+            await sessions.close_session(connection, staff.request.cookies.get(self.cookie, ""))
+        response = self.redirect("/staff/connexion")
+        response.delete_cookie(self.cookie, path="/", secure=self.secure, httponly=True)
+        return response
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _same(given: str, expected: str) -> bool:
+    return bool(given) and hmac.compare_digest(given.encode(), expected.encode())
+
+
+def _local(request: Request) -> str:
+    return request.url.path + (f"?{request.url.query}" if request.url.query else "")
+
+
+def _safe_next(path: str) -> str:
+    """Only a page of this site under /staff/ (no other host, no scheme-relative URL)."""
+    parts = urlsplit(path)
+    if parts.scheme or parts.netloc or not path.startswith("/staff/") or "\\" in path:
+        return ""
+    return path
