@@ -7,8 +7,10 @@ from typing import TYPE_CHECKING
 
 from starlette.routing import BaseRoute
 
+from staff import checkin_pages, figure_pages, workshop_pages
+
 if TYPE_CHECKING:
     from staff.site import StaffSite
 
 Section = Callable[["StaffSite"], list[BaseRoute]]
-ALL: list[Section] = []
+ALL: list[Section] = [workshop_pages.routes, checkin_pages.routes, figure_pages.routes]

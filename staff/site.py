@@ -28,6 +28,7 @@ from urllib.parse import parse_qsl, quote, urlsplit
 import jinja2
 from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
@@ -47,6 +48,7 @@ HERE = Path(__file__).resolve().parent
 Pool = AsyncConnectionPool[AsyncConnection[Any]]
 FORM_LIMIT = 64 * 1024
 MAX_FIELDS = 500
+UPLOAD_LIMIT = 2 * 1024 * 1024
 SECURITY_HEADERS = {
     "Cache-Control": "no-store",
     "Content-Security-Policy": (
@@ -66,6 +68,8 @@ class StaffRequest:
     request: Request
     session: Session
     form: Mapping[str, str] = field(default_factory=dict)
+    # Uploaded files of a multipart form (a CSV to import), by field name.
+    files: Mapping[str, bytes] = field(default_factory=dict)
 
     @property
     def account(self) -> accounts.Account:
@@ -154,7 +158,7 @@ class StaffSite:
                     return self.error(staff, 403, "Votre compte n'a pas accès à cette page.")
                 if request.method == "POST":
                     try:
-                        form = await self.read_form(request)
+                        form, files = await self.read_form_and_files(request)
                     except MessageTooLarge:
                         return self.error(staff, 413, "Le formulaire envoyé est trop gros.")
                     except BadRequest:
@@ -163,12 +167,40 @@ class StaffSite:
                         return self.error(
                             staff, 403, "Formulaire expiré : rechargez la page et recommencez."
                         )
-                    staff.form = form
+                    staff.form, staff.files = form, files
                 return await handler(staff)
 
             return endpoint
 
         return wrap
+
+    async def read_form_and_files(
+        self, request: Request
+    ) -> tuple[dict[str, str], dict[str, bytes]]:
+        """A URL-encoded form, or a multipart one with at most one file of `UPLOAD_LIMIT`."""
+        if not request.headers.get("content-type", "").startswith("multipart/form-data"):
+            return await self.read_form(request), {}
+        declared = request.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > UPLOAD_LIMIT + FORM_LIMIT:
+            raise MessageTooLarge("upload too large")
+        try:
+            data = await request.form(max_files=1, max_fields=MAX_FIELDS, max_part_size=FORM_LIMIT)
+        except HTTPException as exc:
+            raise BadRequest(str(exc.detail), code="invalid_form") from exc
+        fields: dict[str, str] = {}
+        files: dict[str, bytes] = {}
+        try:
+            for key, value in data.multi_items():
+                if isinstance(value, str):
+                    fields[key] = value
+                else:
+                    content = await value.read(UPLOAD_LIMIT + 1)
+                    if len(content) > UPLOAD_LIMIT:
+                        raise MessageTooLarge("upload too large")
+                    files[key] = content
+        finally:
+            await data.close()
+        return fields, files
 
     async def read_form(self, request: Request) -> dict[str, str]:
         """The URL-encoded form (what every staff page sends), bounded; `BadRequest` when it
@@ -176,9 +208,7 @@ class StaffSite:
         body = await read_body(request, FORM_LIMIT)
         try:
             return dict(
-                parse_qsl(
-                    body.decode("utf-8"), keep_blank_values=True, max_num_fields=MAX_FIELDS
-                )
+                parse_qsl(body.decode("utf-8"), keep_blank_values=True, max_num_fields=MAX_FIELDS)
             )
         except UnicodeDecodeError as exc:
             raise BadRequest("the form is not UTF-8", code="invalid_encoding") from exc
