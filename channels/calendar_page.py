@@ -1,0 +1,52 @@
+"""`GET /ateliers/{ref}.ics` — a workshop as a calendar event, the link parents get with their
+confirmation on the web chat and Telegram. Published and cancelled workshops only (a cancelled
+one updates the event in the parent's calendar); drafts and unknown refs are 404."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import urlsplit
+
+from psycopg import AsyncConnection
+from psycopg_pool import AsyncConnectionPool
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from workshops.calendar import event
+from workshops.store import load_by_refs
+
+_REF = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+
+
+def calendar_link(public_url: str, ref: str) -> str:
+    return f"{public_url.rstrip('/')}/ateliers/{ref}.ics"
+
+
+class CalendarPage:
+    def __init__(self, pool: AsyncConnectionPool[AsyncConnection[Any]], public_url: str) -> None:
+        self.pool = pool
+        self.host = urlsplit(public_url).hostname or "liaison"
+
+    def routes(self) -> list[BaseRoute]:
+        return [Route("/ateliers/{ref}.ics", self.calendar, methods=["GET"])]
+
+    async def calendar(self, request: Request) -> Response:
+        ref = request.path_params["ref"]
+        if not _REF.match(ref):
+            return PlainTextResponse("Atelier inconnu.", status_code=404)
+        async with self.pool.connection() as connection:
+            found = await load_by_refs(connection, [ref])
+        workshop = found.get(ref)
+        if workshop is None or workshop.status == "draft":
+            return PlainTextResponse("Atelier inconnu.", status_code=404)
+        return Response(
+            event(workshop, host=self.host, stamp=datetime.now(UTC)),
+            media_type="text/calendar; charset=utf-8",
+            headers={
+                "Content-Disposition": f'attachment; filename="{ref}.ics"',
+                "Cache-Control": "no-cache",
+            },
+        )
