@@ -349,15 +349,12 @@ async def _add_demo_workshops(url: str, *, only_if_empty: bool) -> int:
     import psycopg
 
     from workshops import store
-    from workshops.demo import demo_workshops
+    from workshops.demo import add_demo
 
     async with await psycopg.AsyncConnection.connect(url) as connection:
         if only_if_empty and await store.count(connection) > 0:
             return 0
-        created, updated = await store.save(
-            connection, demo_workshops(date.today()), datetime.now(UTC)
-        )
-        return created + updated
+        return await add_demo(connection, date.today(), datetime.now(UTC))
 
 
 def _workshops_import(args: argparse.Namespace, settings: Settings, config: AssistantConfig) -> int:
