@@ -127,9 +127,11 @@ class Assistant:
         if held and self._selected_payload(state, text) == MORE_PAYLOAD:
             return self._release(state, text, inbound, [_reply_from_json(r) for r in held])
 
-        parse = self._selected_button(state, text) or await self.nlu.parse(text)
-        if parse.intent == "affirm":
-            # "oui" takes the confirmation button offered, if there is one.
+        selected = self._selected_button(state, text)
+        parse = selected or await self.nlu.parse(text)
+        if parse.intent == "affirm" and selected is None and not text.startswith("/"):
+            # A typed "oui" takes the confirmation button offered, if there is one; a button
+            # (its payload, or its number) already says what it answers.
             parse = self._selected_button(state, self._confirmation(state) or "") or parse
         self._update_language(state, parse, text)
         language = self._language(state)

@@ -6,18 +6,27 @@ Each step of enrolling is a button whose payload carries everything chosen so fa
 (`/workshop_enrol{"workshop": "demo-pronote", "people": "2", "confirm": "yes"}`), so the steps
 work the same on the web, on Telegram and by numbers over SMS, and nothing half-chosen needs
 keeping between messages. A typed "oui" takes the confirmation button when one is offered.
+
+Answers to a follow-up (`workshops.followups`, "did you manage without help? 1 Yes 2 Not yet")
+come back as yes and no carrying what they answer: `/affirm{"followup": "autonomy",
+"enrolment": "42", "confirm": "yes"}` and `/deny{...}`. They are payloads of the catalogue's
+own `affirm` and `deny` (no new intent to train): a number, a button, a typed "oui" (the
+confirmation) or a typed "non" right after the question answer it. Anything else said yes or
+no to does what it always did.
 """
 
 from __future__ import annotations
 
+import json
 from abc import ABC, abstractmethod
 
 from babel.dates import format_skeleton, format_time
 
-from bot.actions import ActionFaq, Tracker, topic_buttons
+from bot.actions import ActionAffirm, ActionDeny, ActionFaq, Tracker, topic_buttons
 from bot.domain import Domain
 from bot.replies import Button, Dispatcher, payload
 from liaison.i18n import _, current_language
+from workshops import followups
 from workshops.records import Workshop
 from workshops.wording import describe, place, when
 
@@ -210,11 +219,77 @@ class ActionMyEnrolments(AsyncAction):
         )
 
 
+def _answered(tracker: Tracker) -> dict[str, str] | None:
+    """What a yes or a no answers: the follow-up its payload names, or, for a typed "non", the
+    follow-up whose "not yet" button was just offered."""
+    message = tracker.message
+    followup, enrolment = message.entity("followup"), message.entity("enrolment")
+    if followup is not None:
+        return {"followup": followup, "enrolment": enrolment or ""}
+    if message.intent != "deny":
+        return None  # a typed "oui" was given the offered confirmation already
+    for button in tracker.state.offered_buttons:
+        text = str(button["payload"])
+        if text.startswith("/deny{"):
+            try:
+                values = json.loads(text[len("/deny") :])
+            except ValueError:
+                continue
+            if isinstance(values, dict) and "followup" in values:
+                return {
+                    "followup": str(values["followup"]),
+                    "enrolment": str(values.get("enrolment", "")),
+                }
+    return None
+
+
+class ActionWorkshopFollowup(AsyncAction):
+    """Yes or no: the answer to a workshop follow-up when it is one, recorded as an outcome in
+    the turn's transaction; otherwise what yes and no always do."""
+
+    name = "action_workshop_followup"
+
+    async def run(self, dispatcher: Dispatcher, tracker: Tracker, domain: Domain) -> None:
+        intent, answered, bookings = tracker.message.intent, _answered(tracker), tracker.bookings
+        if answered is None:
+            (ActionAffirm() if intent == "affirm" else ActionDeny()).run(
+                dispatcher, tracker, domain
+            )
+            return
+        answer, enrolment = followups.ANSWERS.get(intent), answered["enrolment"]
+        workshop = None
+        if (
+            bookings is not None
+            and answer is not None
+            and answered["followup"] == followups.AUTONOMY
+            and enrolment.isascii()
+            and enrolment.isdigit()
+            and len(enrolment) <= 18
+        ):
+            workshop = await bookings.record_outcome(int(enrolment), followups.AUTONOMY, answer)
+        if bookings is None or workshop is None:  # another parent's enrolment (forged), no database
+            tracker.events.append("outcome:unknown")
+            dispatcher.utter_message(
+                _("Désolé, je ne trouve pas cet atelier dans vos inscriptions."),
+                topic_buttons(tracker.faq),
+            )
+            return
+        tracker.events.append(f"outcome:{followups.AUTONOMY}:{answer}")
+        if answer == "yes":
+            dispatcher.utter_message(_("Bravo ! Si vous avez une autre question, écrivez-moi."))
+            return
+        booked = [b.workshop.ref for b in await bookings.mine()]
+        sessions = followups.later_sessions(workshop, tracker.workshops, exclude=booked)
+        reply = followups.another_session(_("Pas de souci, cela prend parfois du temps."), sessions)
+        dispatcher.utter_message(reply.text, reply.buttons)
+
+
 def async_registry() -> dict[str, AsyncAction]:
     actions: list[AsyncAction] = [
         ActionWorkshopInfo(),
         ActionWorkshopEnrol(),
         ActionWorkshopCancel(),
         ActionMyEnrolments(),
+        ActionWorkshopFollowup(),
     ]
     return {action.name: action for action in actions}

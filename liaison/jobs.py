@@ -13,6 +13,8 @@ Tasks:
   on the waiting list, who is told on their channel;
 * `liaison.send_reminders` — every minute, workshop reminders that fall due (`liaison.reminders`,
   out of quiet hours) are queued, once each;
+* `liaison.send_followups` — every minute, workshop follow-ups that fall due (thanks, "we missed
+  you", the autonomy check; `liaison.followups`, out of quiet hours) are queued, once each;
 * `liaison.purge_old_turns` — daily, erase turns and delivered messages older than
   `liaison.privacy.retention_days`, and the duplicate-detection receipts after a week.
 """
@@ -28,6 +30,7 @@ from typing import Any
 import procrastinate
 import psycopg
 
+from bot.content import load_faq
 from channels.base import Renderer
 from channels.sms import outgoing_sms
 from channels.telegram import render_telegram
@@ -36,6 +39,7 @@ from liaison.delivery import Delivery, DeliveryRetry
 from liaison.i18n import Catalogs
 from liaison.outbox import DELIVER_TASK, DELIVERY_QUEUE
 from liaison.settings import AssistantConfig, DeliveryConfig
+from workshops import followups
 from workshops.bookings import OFFER_FOR
 from workshops.enrolment import expire_offers
 from workshops.offers import announce
@@ -127,6 +131,28 @@ def build_jobs(
             )
         if queued:
             log.info("queued %d workshop reminders", queued)
+        return queued
+
+    schedule = followups.Schedule(**config.followups.model_dump())
+    faq = load_faq()
+
+    @app.periodic(cron="* * * * *", periodic_id="every-minute")
+    @app.task(name="liaison.send_followups", queue=MAINTENANCE_QUEUE, pass_context=False)
+    async def follow_up(timestamp: int) -> int:
+        """Follow-ups after workshops that fall due are queued, once each."""
+        async with await psycopg.AsyncConnection.connect(database.url) as connection:
+            queued = await followups.send_due(
+                connection,
+                now=datetime.now(UTC),
+                schedule=schedule,
+                quiet=quiet,
+                renderers=renderers,
+                catalogs=catalogs,
+                faq=faq,
+                default_language=config.default_language,
+            )
+        if queued:
+            log.info("queued %d workshop follow-ups", queued)
         return queued
 
     @app.task(

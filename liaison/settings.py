@@ -47,6 +47,9 @@ class Settings(BaseSettings):
     data_dir: Path = ROOT / "var"
     config_file: Path = ROOT / "config.yml"
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    # Signs staff check-in codes. Unset: a random key is made once and kept in
+    # `data_dir/secret_key` (`liaison.secrets.secret_key`); every process must share it.
+    secret_key: SecretStr | None = None
 
     # SMS over Twilio: the channel is on when all three are set.
     twilio_account_sid: str | None = None
@@ -180,6 +183,16 @@ class RemindersConfig(BaseModel):
         return hours
 
 
+class FollowupsConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    # After a workshop, on the venue's clock: thanks (or "we missed you") the next day at `hour`,
+    # the autonomy check `autonomy_after_days` later; each moved past Sundays, public holidays
+    # and quiet hours.
+    hour: time = time(10, 0)
+    autonomy_after_days: int = Field(default=7, ge=2, le=60)
+
+
 class AssistantConfig(BaseModel):
     """The `liaison:` section of config.yml."""
 
@@ -199,6 +212,7 @@ class AssistantConfig(BaseModel):
     delivery: DeliveryConfig = Field(default_factory=DeliveryConfig)
     quiet_hours: QuietHoursConfig = Field(default_factory=QuietHoursConfig)
     reminders: RemindersConfig = Field(default_factory=RemindersConfig)
+    followups: FollowupsConfig = Field(default_factory=FollowupsConfig)
 
     @field_validator("languages")
     @classmethod

@@ -2,7 +2,8 @@
 
 The assistant stays free of SQL: the conversation store hands it a `Bookings` for the parent
 being answered, on the same connection and in the same transaction as the turn, so an
-enrolment and the reply that announces it commit together.
+enrolment and the reply that announces it commit together. The parent's answers to follow-ups
+(`workshops.followups`) are recorded the same way, as `outcome` rows of their own enrolments.
 """
 
 from __future__ import annotations
@@ -26,6 +27,18 @@ SELECT w.ref, e.status, e.people FROM enrolment e JOIN workshop w ON w.id = e.wo
 WHERE e.contact_id = %s AND e.status IN ('confirmed', 'waitlisted', 'offered')
   AND w.starts_at > %s
 ORDER BY w.starts_at
+"""
+
+# The parent's own enrolment only: a forged id (another parent's) finds nothing.
+_OUTCOME = """
+WITH mine AS (
+    SELECT e.id, w.ref FROM enrolment e JOIN workshop w ON w.id = e.workshop_id
+    WHERE e.id = %(enrolment_id)s AND e.contact_id = %(contact_id)s
+), recorded AS (
+    INSERT INTO outcome (enrolment_id, kind, answer, recorded_at)
+    SELECT id, %(kind)s, %(answer)s, %(now)s FROM mine
+)
+SELECT ref FROM mine
 """
 
 
@@ -102,6 +115,25 @@ class Bookings:
         if offers and self.announce is not None:
             await self.announce(self.connection, offers, self.now)
         return cancelled is not None
+
+    async def record_outcome(self, enrolment_id: int, kind: str, answer: str) -> Workshop | None:
+        """Record the parent's answer to a follow-up (one row per answer: the latest counts);
+        the workshop it is about, or None (and nothing recorded) if the enrolment is not this
+        parent's."""
+        cursor = await self.connection.execute(
+            _OUTCOME,
+            {
+                "enrolment_id": enrolment_id,
+                "contact_id": self.contact_id,
+                "kind": kind,
+                "answer": answer,
+                "now": self.now,
+            },
+        )
+        row = await cursor.fetchone()
+        if row is None:
+            return None
+        return (await load_by_refs(self.connection, [row[0]]))[row[0]]
 
     async def mine(self) -> list[Booking]:
         """The parent's live enrolments in workshops still to come, soonest first."""
