@@ -4,7 +4,6 @@ one updates the event in the parent's calendar); drafts and unknown refs are 404
 
 from __future__ import annotations
 
-import re
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
@@ -16,9 +15,8 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from workshops.calendar import event
+from workshops.records import REF
 from workshops.store import load_by_refs
-
-_REF = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
 
 def calendar_link(public_url: str, ref: str) -> str:
@@ -35,7 +33,7 @@ class CalendarPage:
 
     async def calendar(self, request: Request) -> Response:
         ref = request.path_params["ref"]
-        if not _REF.match(ref):
+        if not REF.match(ref):
             return PlainTextResponse("Atelier inconnu.", status_code=404)
         async with self.pool.connection() as connection:
             found = await load_by_refs(connection, [ref])

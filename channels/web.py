@@ -30,9 +30,10 @@ from channels.base import Channel
 from channels.http import error_response, read_json_object
 from liaison.errors import InboundError, InvalidField, MessageTooLarge
 from liaison.i18n import LANGUAGE_NAMES, RTL_LANGUAGES, Catalogs
+from workshops.records import REF
 
 HERE = Path(__file__).resolve().parent
-_WORKSHOP_REF = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+_WORKSHOP_REF = REF
 _SENDER = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:@+\-]{0,127}$")
 # Whole request bodies above this are refused before parsing (the message limit is checked
 # after decoding, so that the answer can say which limit was hit).

@@ -71,6 +71,10 @@ def test_overseas_venues_keep_their_own_clock() -> None:
         ),
         pytest.param({"online_url": "http://x.fr"}, "online_url: must start", id="plain-http"),
         pytest.param({"title": "x" * 121}, "title: longer than 120", id="long-title"),
+        pytest.param({"ref": "atelier pronote"}, "ref: letters without accents", id="ref-space"),
+        pytest.param({"ref": "a/b"}, "ref: letters without accents", id="ref-slash"),
+        pytest.param({"ref": "éduc"}, "ref: letters without accents", id="ref-accent"),
+        pytest.param({"ref": "Nouveau"}, "ref: 'Nouveau' is a reserved word", id="ref-reserved"),
     ],
 )
 def test_invalid_rows_say_what_is_wrong(changes: dict[str, str], problem: str) -> None:

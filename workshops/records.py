@@ -9,6 +9,7 @@ names (`Pronote`, `ÉduConnect`...), so that a parent asking about a tool finds 
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -46,6 +47,10 @@ _TOOL_NAMES = {
 }
 _TOOL_NAMES.update({fold(name, expand=False): name for name in TOOLS})
 _MAX_TEXT = 2000
+# A ref goes into links (/?atelier=<ref>, /staff/ateliers/<ref>, Telegram deep links).
+REF = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+# Words the staff pages use in the place of a ref.
+RESERVED_REFS = frozenset({"nouveau", "import", "export"})
 _LOCAL_FORMATS = ("%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M", "%d/%m/%Y %H:%M")
 
 
@@ -115,6 +120,12 @@ def build(raw: dict[str, str]) -> Workshop:
         return tuple(part.strip() for part in (raw.get(name) or "").split(";") if part.strip())
 
     ref = text("ref", required=True, limit=64)
+    if ref and not REF.match(ref):
+        problems.append(
+            "ref: letters without accents, digits, '-', '_' and '.' only (it goes into links)"
+        )
+    elif ref.casefold() in RESERVED_REFS:
+        problems.append(f"ref: {ref!r} is a reserved word, choose another")
     title = text("title", required=True, limit=120)
     timezone = text("timezone") or "Europe/Paris"
     try:
