@@ -109,6 +109,14 @@ def _parser() -> argparse.ArgumentParser:
     exporting = workshops.add_parser("export", help="all workshops as CSV")
     exporting.add_argument("file", type=Path, nargs="?", help="default: standard output")
     exporting.set_defaults(handler=_workshops_export)
+    preview = workshops.add_parser(
+        "preview",
+        help="print the reminders and follow-ups that would go out at a given time (nothing "
+        "is sent)",
+    )
+    preview.add_argument("--at", required=True, help='"2026-12-02 12:00", on the clock of --tz')
+    preview.add_argument("--tz", default=None, help="time zone of --at (the configured one)")
+    preview.set_defaults(handler=_workshops_preview)
     workshops.add_parser("demo", help="add the demo workshops").set_defaults(
         handler=_workshops_demo
     )
@@ -409,6 +417,75 @@ def _workshops_export(args: argparse.Namespace, settings: Settings, config: Assi
     else:
         args.file.write_text(text, encoding="utf-8")
         print(f"workshops written to {args.file}")
+    return 0
+
+
+def _workshops_preview(
+    args: argparse.Namespace, settings: Settings, config: AssistantConfig
+) -> int:
+    """Run the reminder and follow-up jobs as at `--at` in a transaction that is rolled back,
+    and print what they would have queued: a dry run for organisers, and the way to see a
+    whole workshop cycle without waiting for the days to pass."""
+    import psycopg
+
+    from bot.content import load_faq
+    from channels.phone import mask
+    from liaison.database import migrate, open_database
+    from liaison.i18n import Catalogs
+    from liaison.jobs import renderers_for
+    from workshops import followups, reminders
+    from workshops.quiet_hours import QuietHours
+    from workshops.records import parse_local
+
+    try:
+        at = parse_local(args.at, args.tz or config.timezone)
+    except (ValueError, KeyError) as error:
+        raise LiaisonError(str(error)) from error
+    database = open_database(settings)
+    migrate(database)
+    catalogs = Catalogs.load(config.languages)
+    quiet = QuietHours(**config.quiet_hours.model_dump())
+    renderers = renderers_for(config)
+
+    async def run() -> list[tuple[str, str, str, str]]:
+        async with (
+            await psycopg.AsyncConnection.connect(database.url) as connection,
+            connection.transaction(force_rollback=True),
+        ):
+            cursor = await connection.execute("SELECT coalesce(max(id), 0) FROM outbound_message")
+            before = (await cursor.fetchone() or (0,))[0]
+            await reminders.send_due(
+                connection,
+                now=at,
+                hours_before=config.reminders.hours_before,
+                quiet=quiet,
+                renderers=renderers,
+                catalogs=catalogs,
+                default_language=config.default_language,
+            )
+            await followups.send_due(
+                connection,
+                now=at,
+                schedule=followups.Schedule(**config.followups.model_dump()),
+                quiet=quiet,
+                renderers=renderers,
+                catalogs=catalogs,
+                faq=load_faq(),
+                default_language=config.default_language,
+            )
+            cursor = await connection.execute(
+                "SELECT m.channel, m.address, coalesce(c.language, ''), m.body "
+                "FROM outbound_message m JOIN contact c ON c.id = m.contact_id "
+                "WHERE m.id > %s ORDER BY m.id",
+                (before,),
+            )
+            return list(await cursor.fetchall())
+
+    messages = asyncio.run(run())
+    print(f"{len(messages)} messages would be queued at {args.at} (nothing was sent)")
+    for channel, address, language, body in messages:
+        shown = mask(address) if channel == "sms" else "chat •••" + address[-2:]
+        print(f"\n--- {channel} {shown} [{language}]\n{body}")
     return 0
 
 

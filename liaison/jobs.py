@@ -72,6 +72,15 @@ async def purge_old_turns(url: str, retention_days: int, *, now: datetime | None
         return erased
 
 
+def renderers_for(config: AssistantConfig) -> dict[str, Renderer]:
+    """How a message to a parent is written on each channel that can reach them between
+    conversations (offers, reminders, follow-ups, a cancelled workshop)."""
+    return {
+        "sms": lambda replies: outgoing_sms(replies, config.sms.max_segments),
+        "telegram": render_telegram,
+    }
+
+
 def build_jobs(
     database: Database, config: AssistantConfig, *, catalogs: Catalogs | None = None
 ) -> procrastinate.App:
@@ -89,10 +98,7 @@ def build_jobs(
         return erased
 
     catalogs = catalogs or Catalogs.load(config.languages)
-    renderers: dict[str, Renderer] = {
-        "sms": lambda replies: outgoing_sms(replies, config.sms.max_segments),
-        "telegram": render_telegram,
-    }
+    renderers = renderers_for(config)
 
     @app.periodic(cron="* * * * *", periodic_id="every-minute")
     @app.task(name="liaison.expire_offers", queue=MAINTENANCE_QUEUE, pass_context=False)
