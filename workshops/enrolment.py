@@ -10,6 +10,8 @@ parallel. A seat is *taken* by a confirmed enrolment or by an offer still open.
 * `cancel()` — frees the seats and offers them to the waiting list, in order.
 * An offer holds the seats until `offer_expires_at`; `accept()` confirms it, `expire_offers()`
   (a periodic job) ends the late ones and offers the seats to the next in line.
+* `offer_free_seats()` — seats freed otherwise (an organiser raised the capacity) go to the
+  waiting list the same way. `seats_taken()` and `occupancy()` say how full workshops are.
 
 Each function runs in the caller's transaction and returns what changed, so that the caller
 can tell the parents concerned (through the outbox, in the same transaction).
@@ -196,6 +198,32 @@ async def expire_offers(
         expired += [Enrolment(*row) for row in await rows.fetchall()]
         offers += await _offer_free_seats(connection, workshop_id, now, offer_for)
     return expired, offers
+
+
+async def offer_free_seats(
+    connection: AsyncConnection[Any], *, workshop_id: int, now: datetime, offer_for: timedelta
+) -> list[Enrolment]:
+    """Offer the seats free now (capacity raised by an organiser) to the waiting list, in
+    order, under the workshop's row lock; returns the offers made."""
+    await _lock_workshop_any(connection, workshop_id)
+    return await _offer_free_seats(connection, workshop_id, now, offer_for)
+
+
+async def seats_taken(connection: AsyncConnection[Any], workshop_id: int) -> int:
+    """The seats held now (confirmed enrolments and open offers)."""
+    return await _taken(connection, workshop_id)
+
+
+async def occupancy(connection: AsyncConnection[Any]) -> dict[str, tuple[int, int]]:
+    """(seats taken, parents waiting) of every workshop that has any, by ref."""
+    cursor = await connection.execute(
+        "SELECT w.ref, coalesce(sum(e.people) FILTER (WHERE e.status IN "
+        "('confirmed', 'offered')), 0), count(*) FILTER (WHERE e.status = 'waitlisted') "
+        "FROM enrolment e JOIN workshop w ON w.id = e.workshop_id "
+        "WHERE e.status = ANY(%s) GROUP BY w.ref",
+        (list(ACTIVE),),
+    )
+    return {ref: (int(taken), int(waiting)) for ref, taken, waiting in await cursor.fetchall()}
 
 
 async def _lock_workshop_any(connection: AsyncConnection[Any], workshop_id: int) -> None:
