@@ -9,6 +9,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from bot.content import FaqEntry
 from bot.domain import Domain, ResponseTemplate
@@ -45,6 +46,22 @@ class Tracker:
     timezone: str = "Europe/Paris"  # where the parent most likely lives
     # The parent's enrolments, in the turn's transaction (None where there is no database).
     bookings: Bookings | None = None
+    channel: str = "web"
+    # Links to pages for parents (calendar event, check-in code); None where the channel
+    # cannot open them.
+    links: Links | None = None
+
+
+class Links(Protocol):
+    """Addresses of the pages a parent may open from a message."""
+
+    def opened_on(self, channel: str) -> bool:
+        """Whether parents on `channel` can open links."""
+        ...
+
+    def calendar(self, ref: str) -> str: ...
+
+    def checkin_code(self, enrolment_id: int, workshop_id: int) -> str: ...
 
 
 class Action(ABC):

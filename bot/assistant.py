@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bot import keywords
-from bot.actions import Tracker, registry, topic_buttons, utter
+from bot.actions import Links, Tracker, registry, topic_buttons, utter
 from bot.content import FaqEntry
 from bot.domain import Domain
 from bot.nlu.result import Entity, NLUEngine, ParseResult
@@ -85,7 +85,9 @@ class Assistant:
         faq: dict[str, FaqEntry],
         catalogs: Catalogs,
         config: AssistantConfig,
+        links: Links | None = None,
     ) -> None:
+        self.links = links
         self.nlu = nlu
         self.domain = domain
         self.faq = faq
@@ -147,6 +149,8 @@ class Assistant:
             workshops=workshops,
             timezone=inbound.timezone or self.config.timezone,
             bookings=bookings,
+            channel=inbound.channel,
+            links=self.links if self.links and self.links.opened_on(inbound.channel) else None,
         )
         with self.catalogs.use(language):
             if state.welcomed:

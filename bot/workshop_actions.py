@@ -22,11 +22,12 @@ from abc import ABC, abstractmethod
 
 from babel.dates import format_skeleton, format_time
 
-from bot.actions import ActionAffirm, ActionDeny, ActionFaq, Tracker, topic_buttons
+from bot.actions import ActionAffirm, ActionDeny, ActionFaq, Links, Tracker, topic_buttons
 from bot.domain import Domain
 from bot.replies import Button, Dispatcher, payload
 from liaison.i18n import _, current_language
 from workshops import followups
+from workshops.bookings import Booking
 from workshops.records import Workshop
 from workshops.wording import describe, place, when
 
@@ -67,6 +68,20 @@ def _nothing_planned(dispatcher: Dispatcher) -> None:
         _("Pas d'atelier prévu pour le moment."),
         [Button(_("Parler à une personne"), "/human_handover"), Button(_("Menu"), "/help")],
     )
+
+
+def _number(booking: Booking) -> str:
+    """The number organisers find the parent by at the door (we keep no names)."""
+    return _("Votre numéro d'inscription : {number}").format(number=booking.id)
+
+
+def _links(booking: Booking, links: Links) -> list[str]:
+    """The check-in code to show at the door and the calendar event."""
+    code = links.checkin_code(booking.id, booking.workshop_id)
+    return [
+        _("Votre code à montrer à l'accueil : {link}").format(link=code),
+        _("Ajouter à mon agenda : {link}").format(link=links.calendar(booking.workshop.ref)),
+    ]
 
 
 class ActionWorkshopInfo(AsyncAction):
@@ -127,15 +142,14 @@ class ActionWorkshopEnrol(AsyncAction):
             dispatcher.utter_message(_("Cet atelier n'est plus ouvert aux inscriptions."))
         elif status == "confirmed":
             done = _("C'est fait : votre place à « {title} », {when}, est réservée.")
-            dispatcher.utter_message(
-                "\n".join(
-                    [
-                        done.format(title=workshop.title, when=when(workshop)),
-                        place(workshop),
-                        _("Pour annuler, écrivez « annuler mon inscription »."),
-                    ]
-                )
-            )
+            lines = [done.format(title=workshop.title, when=when(workshop)), place(workshop)]
+            booking = next((b for b in await bookings.mine() if b.workshop.ref == ref), None)
+            if booking is not None:
+                lines.append(_number(booking))
+            lines.append(_("Pour annuler, écrivez « annuler mon inscription »."))
+            if booking is not None and tracker.links is not None:
+                lines += _links(booking, tracker.links)
+            dispatcher.utter_message("\n".join(lines))
         else:
             dispatcher.utter_message(
                 _(
@@ -210,9 +224,12 @@ class ActionMyEnrolments(AsyncAction):
         lines = [_("Vos inscriptions :")]
         for booking in mine:
             people = _("Personnes : {people}").format(people=booking.people)
-            lines.append(
-                "\n".join(["", describe(booking.workshop), f"{states[booking.status]} – {people}"])
-            )
+            parts = ["", describe(booking.workshop), f"{states[booking.status]} – {people}"]
+            if booking.status == "confirmed":
+                parts.append(_number(booking))
+                if tracker.links is not None:
+                    parts += _links(booking, tracker.links)
+            lines.append("\n".join(parts))
         dispatcher.utter_message(
             "\n".join(lines),
             [Button(_("Annuler une inscription"), "/workshop_cancel"), Button(_("Menu"), "/help")],

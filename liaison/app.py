@@ -26,14 +26,17 @@ from bot.content import load_faq
 from bot.domain import BOT_DIR, load_domain
 from bot.nlu.embedded import EmbeddedEngine, load_or_train
 from bot.store import Conversations
-from channels.base import Channel, Renderer, Sender
-from channels.sms import SmsChannel, TwilioSender, outgoing_sms
-from channels.telegram import TelegramChannel, TelegramSender, make_bot, render_telegram
+from channels.base import Channel, Sender
+from channels.calendar_page import CalendarPage
+from channels.checkin_page import CheckinCodePage
+from channels.links import PublicLinks
+from channels.sms import SmsChannel, TwilioSender
+from channels.telegram import TelegramChannel, TelegramSender, make_bot
 from channels.web import WebChannel
 from liaison.database import Database
 from liaison.delivery import Delivery
 from liaison.i18n import Catalogs
-from liaison.jobs import run_worker
+from liaison.jobs import renderers_for, run_worker
 from liaison.settings import AssistantConfig, Settings
 from liaison.signing import Signer, secret_key
 from staff.site import StaffSite
@@ -58,8 +61,14 @@ def build_runtime(
 ) -> Runtime:
     nlu = load_or_train(bot_dir / "data" / "nlu", settings.data_dir / "models")
     catalogs = Catalogs.load(config.languages)
+    links = PublicLinks(settings.public_url, Signer(secret_key(settings)))
     assistant = Assistant(
-        nlu=nlu, domain=load_domain(bot_dir), faq=load_faq(), catalogs=catalogs, config=config
+        nlu=nlu,
+        domain=load_domain(bot_dir),
+        faq=load_faq(),
+        catalogs=catalogs,
+        config=config,
+        links=links,
     )
     return Runtime(
         settings=settings, config=config, nlu=nlu, catalogs=catalogs, assistant=assistant
@@ -118,15 +127,6 @@ def channels_for(runtime: Runtime, pool: Pool) -> list[Channel]:
     return channels
 
 
-def renderers_for(config: AssistantConfig) -> dict[str, Renderer]:
-    """How a message to a parent is written on each channel that can reach them between
-    conversations (offers, reminders, follow-ups, a cancelled workshop)."""
-    return {
-        "sms": lambda replies: outgoing_sms(replies, config.sms.max_segments),
-        "telegram": render_telegram,
-    }
-
-
 def senders_for(settings: Settings, config: AssistantConfig) -> dict[str, Sender]:
     """The senders of the channels whose credentials are set (what workers need)."""
     senders: dict[str, Sender] = {}
@@ -165,12 +165,23 @@ def create_app(
         channels = channels_for(runtime, pool)
         for channel in channels:
             app.router.routes.extend(channel.routes())
+        app.router.routes.extend(CalendarPage(pool, runtime.settings.public_url).routes())
+        signer = Signer(secret_key(runtime.settings))
+        codes = CheckinCodePage(
+            pool=pool,
+            signer=signer,
+            catalogs=runtime.catalogs,
+            languages=runtime.config.languages,
+            default_language=runtime.config.default_language,
+            public_url=runtime.settings.public_url,
+        )
+        app.router.routes.extend(codes.routes())
         staff = StaffSite(
             pool=pool,
             config=runtime.config,
             catalogs=runtime.catalogs,
             renderers=renderers_for(runtime.config),
-            signer=Signer(secret_key(runtime.settings)),
+            signer=signer,
             public_url=runtime.settings.public_url,
         )
         app.router.routes.extend(staff.routes())

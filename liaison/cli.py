@@ -371,7 +371,10 @@ def _workshops_import(args: argparse.Namespace, settings: Settings, config: Assi
     import psycopg
 
     from liaison.database import migrate, open_database
-    from workshops import csv_io, store
+    from liaison.i18n import Catalogs
+    from liaison.jobs import renderers_for
+    from workshops import changes, csv_io
+    from workshops.bookings import OFFER_FOR
 
     try:
         workshops = csv_io.read(args.file.read_bytes())
@@ -388,13 +391,41 @@ def _workshops_import(args: argparse.Namespace, settings: Settings, config: Assi
         return 0
     database = open_database(settings)
     migrate(database)
+    catalogs = Catalogs.load(config.languages)
 
-    async def save() -> tuple[int, int]:
+    async def save() -> tuple[int, int, int, list[str]]:
+        # As the staff page does: parents told of changes, capacity kept above seats taken.
+        created = updated = told = 0
+        refused: list[str] = []
         async with await psycopg.AsyncConnection.connect(database.url) as connection:
-            return await store.save(connection, workshops, datetime.now(UTC))
+            for line, workshop in enumerate(workshops, start=2):
+                try:
+                    result = await changes.update(
+                        connection,
+                        workshop,
+                        now=datetime.now(UTC),
+                        offer_for=OFFER_FOR,
+                        renderers=renderers_for(config),
+                        catalogs=catalogs,
+                        default_language=config.default_language,
+                    )
+                except changes.Refused as error:
+                    refused.append(f"line {line}: {workshop.ref}: {error}")
+                    continue
+                created += result.created
+                updated += not result.created
+                told += result.told + (result.cancelled.told if result.cancelled else 0)
+            if refused:
+                await connection.rollback()
+        return created, updated, told, refused
 
-    created, updated = asyncio.run(save())
-    print(f"{args.file}: {created} workshops added, {updated} updated")
+    created, updated, told, refused = asyncio.run(save())
+    if refused:
+        print(f"{args.file}: nothing imported, {len(refused)} problem(s):", file=sys.stderr)
+        for problem in refused:
+            print(f"  {problem}", file=sys.stderr)
+        return 1
+    print(f"{args.file}: {created} workshops added, {updated} updated, {told} parents told")
     return 0
 
 

@@ -61,6 +61,10 @@ class Signer:
             raise BadToken("not a token") from exc
         if not hmac.compare_digest(given, self._mac(purpose, encoded)):
             raise BadToken("bad signature")
+        # Base64 ignores padding bits: only our own spelling of a token is the token, so a
+        # single-use token cannot be used again under another spelling.
+        if _b64(given) != signature or _b64(value.encode()) != encoded:
+            raise BadToken("not our spelling of the token")
         return value
 
     @staticmethod

@@ -15,7 +15,7 @@ from test_cli import run
 from bot.assistant import Inbound
 from channels.phone import timezone_of
 from liaison.i18n import Catalogs
-from workshops import csv_io, store
+from workshops import csv_io, enrolment, store
 from workshops.demo import demo_workshops
 from workshops.records import InvalidWorkshop, build
 
@@ -515,3 +515,36 @@ def test_demo_command_adds_the_demo_workshops(database) -> None:
             "DELETE FROM enrolment WHERE workshop_id IN "
             "(SELECT id FROM workshop WHERE ref LIKE 'demo-%%')"
         )
+
+
+async def test_import_command_keeps_the_promises_made_to_parents(
+    database, conversations, phone, tmp_path
+) -> None:
+    """A CSV import is a change like the staff page's: capacity never below the seats taken."""
+    ref = f"cli-promise-{datetime.now(UTC).timestamp():.0f}"
+    row = {**ROW, "ref": ref, "status": "published", "starts_at": "2031-06-04 14:00"}
+    row["ends_at"] = "2031-06-04 15:30"
+    await conversations.handle(Inbound("sms", phone, "bonjour"))
+    async with await psycopg.AsyncConnection.connect(database.url) as connection:
+        await store.save(connection, [build(row)], datetime.now(UTC))
+        cursor = await connection.execute("SELECT id FROM workshop WHERE ref = %s", (ref,))
+        (workshop_id,) = await cursor.fetchone()
+        cursor = await connection.execute("SELECT id FROM contact WHERE address = %s", (phone,))
+        (contact_id,) = await cursor.fetchone()
+        await enrolment.enrol(
+            connection,
+            workshop_id=workshop_id,
+            contact_id=contact_id,
+            people=3,
+            now=datetime.now(UTC),
+        )
+    path = tmp_path / "ateliers.csv"
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=list(row), lineterminator="\n")
+    writer.writeheader()
+    writer.writerow({**row, "capacity": "2"})
+    path.write_bytes(out.getvalue().encode())
+    refused = run("workshops", "import", str(path), env={"DATABASE_URL": database.url})
+    assert refused.returncode == 1
+    assert "nothing imported" in refused.stderr and "line 2" in refused.stderr
+    assert "places déjà prises (3)" in refused.stderr

@@ -23,7 +23,8 @@ from workshops.store import load_by_refs
 OFFER_FOR = timedelta(hours=24)
 
 _MINE = """
-SELECT w.ref, e.status, e.people FROM enrolment e JOIN workshop w ON w.id = e.workshop_id
+SELECT w.ref, e.status, e.people, e.id, e.workshop_id
+FROM enrolment e JOIN workshop w ON w.id = e.workshop_id
 WHERE e.contact_id = %s AND e.status IN ('confirmed', 'waitlisted', 'offered')
   AND w.starts_at > %s
 ORDER BY w.starts_at
@@ -47,6 +48,8 @@ class Booking:
     workshop: Workshop
     status: str  # confirmed, waitlisted, offered
     people: int
+    id: int  # the enrolment's number, what the parent gives at the door
+    workshop_id: int
 
 
 # Tells the parents offered freed seats (`workshops.offers.announce`, bound by the store).
@@ -140,4 +143,4 @@ class Bookings:
         cursor = await self.connection.execute(_MINE, (self.contact_id, self.now))
         rows = await cursor.fetchall()
         workshops = await load_by_refs(self.connection, [row[0] for row in rows])
-        return [Booking(workshops[ref], status, people) for ref, status, people in rows]
+        return [Booking(workshops[row[0]], *row[1:]) for row in rows]
