@@ -19,7 +19,16 @@ from staff import passwords
 
 ROLES = {
     "organiser": "organise les ateliers : les crée, les publie, accueille les participants",
+    "school": "équipe d'une école : ses familles, ses messages, ses annonces",
+    "mediator": "médiateur ou conseiller numérique : agit pour une famille qui l'a accepté",
     "admin": "tout faire, y compris gérer les comptes",
+}
+# Which roles each part of the staff site is for (admins see everything).
+AREAS = {
+    "workshops": frozenset({"organiser"}),
+    "inbox": frozenset({"school", "mediator"}),
+    "families": frozenset({"school", "mediator"}),
+    "journal": frozenset({"admin"}),
 }
 _EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,255}\.[^@\s]{2,63}$")
 
@@ -38,6 +47,10 @@ class Account:
     def can(self, roles: frozenset[str]) -> bool:
         """True when the account has one of `roles` (admins have them all)."""
         return "admin" in self.roles or bool(roles.intersection(self.roles))
+
+    def can_see(self, area: str) -> bool:
+        """Whether the menu shows `area` to this account (the pages check their own roles)."""
+        return self.can(AREAS.get(area, frozenset()))
 
 
 def normalise_email(email: str) -> str:

@@ -7,10 +7,24 @@ from typing import TYPE_CHECKING
 
 from starlette.routing import BaseRoute
 
-from staff import checkin_pages, figure_pages, workshop_pages
+from staff import (
+    checkin_pages,
+    figure_pages,
+    inbox_pages,
+    journal_pages,
+    school_pages,
+    workshop_pages,
+)
 
 if TYPE_CHECKING:
     from staff.site import StaffSite
 
 Section = Callable[["StaffSite"], list[BaseRoute]]
-ALL: list[Section] = [workshop_pages.routes, checkin_pages.routes, figure_pages.routes]
+ALL: list[Section] = [
+    workshop_pages.routes,
+    checkin_pages.routes,
+    figure_pages.routes,
+    school_pages.routes,
+    inbox_pages.routes,
+    journal_pages.routes,
+]
