@@ -13,8 +13,8 @@ async def test_demo_data_is_added_once_with_a_full_workshop_and_a_history(pool) 
     today, now = date.today(), datetime.now(UTC)
     async with pool.connection() as connection:
         await connection.execute("DELETE FROM workshop WHERE ref LIKE 'demo-%%'")
-        assert await add_demo(connection, today, now) == 6
-        assert await add_demo(connection, today, now) == 6  # refreshed, parents not doubled
+        assert await add_demo(connection, today, now) == 7
+        assert await add_demo(connection, today, now) == 7  # refreshed, parents not doubled
         cursor = await connection.execute(
             "SELECT w.ref, e.status, sum(e.people), count(*) FROM enrolment e "
             "JOIN workshop w ON w.id = e.workshop_id WHERE w.ref LIKE 'demo-%%' "

@@ -507,7 +507,7 @@ def test_demo_command_adds_the_demo_workshops(database) -> None:
     env = {"DATABASE_URL": database.url}
     added = run("workshops", "demo", env=env)
     assert added.returncode == 0, added.stderr
-    assert "6 demo workshops" in added.stdout
+    assert "7 demo workshops" in added.stdout
     exported = run("workshops", "export", env=env).stdout
     assert all(ref in exported for ref in ("demo-pronote", "demo-guadeloupe", "demo-past-pronote"))
     with psycopg.connect(database.url) as connection:  # the demo parents leave with the test

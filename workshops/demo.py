@@ -1,6 +1,6 @@
 """Demo data for `make run`, dated from today: four upcoming workshops (three in mainland
 France, one online, one in Guadeloupe) in several languages, one of them full with a waiting
-list; two that took place, with their attendance, walk-ins and day-7 answers, so that the
+list; a drop-in session today (to try the check-in at the door); two that took place, with their attendance, walk-ins and day-7 answers, so that the
 check-in, the follow-ups and the figures have something to show."""
 
 from __future__ import annotations
@@ -122,6 +122,27 @@ def past_demo_workshops(today: date) -> list[Workshop]:
     return [build({**row, "status": "published"}) for row in rows]
 
 
+def todays_demo_workshop(today: date) -> Workshop:
+    """A drop-in session all day today, so that the check-in at the door can be tried at once."""
+    return build(
+        {
+            "ref": "demo-permanence",
+            "title": "Permanence numérique : ENT et Pronote",
+            "starts_at": f"{today} 09:00",
+            "ends_at": f"{today} 18:00",
+            "capacity": "20",
+            "topics": "ENT;Pronote;ÉduConnect",
+            "languages": "fr;ar;tr",
+            "venue_name": "Médiathèque Gulliver, espace numérique",
+            "venue_address": "4 place de la Mairie, 93200 Saint-Denis",
+            "description": "Venez quand vous voulez : on vous aide avec vos comptes.",
+            "organiser": "Médiathèque Gulliver",
+            "territory": "Saint-Denis",
+            "status": "published",
+        }
+    )
+
+
 # Demo parents: numbers of the range ARCEP keeps for fiction (06 39 98 xx xx), so that no real
 # person is ever written to, and made-up Telegram chat ids. (ref, channel, language, people,
 # status, attendance, autonomy answer)
@@ -141,6 +162,12 @@ DEMO_ENROLMENTS: tuple[tuple[str, str, str, int, str, str | None, str | None], .
     ("demo-pronote", "telegram", "ar", 1, "confirmed", None, None),
     ("demo-pronote", "sms", "fr", 2, "confirmed", None, None),
     ("demo-pronote", "sms", "tr", 1, "confirmed", None, None),
+    ("demo-permanence", "sms", "ar", 1, "confirmed", "attended", None),
+    ("demo-permanence", "sms", "fr", 2, "confirmed", "attended", None),
+    ("demo-permanence", "telegram", "tr", 1, "confirmed", None, None),
+    ("demo-permanence", "sms", "tr", 3, "confirmed", None, None),
+    ("demo-permanence", "sms", "pt", 1, "confirmed", None, None),
+    ("demo-permanence", "telegram", "fr", 1, "confirmed", None, None),
     ("demo-past-pronote", "sms", "ar", 2, "confirmed", "attended", "yes"),
     ("demo-past-pronote", "sms", "fr", 1, "confirmed", "attended", "yes"),
     ("demo-past-pronote", "telegram", "ar", 1, "confirmed", "attended", "not_yet"),
@@ -163,7 +190,7 @@ async def add_demo(connection: AsyncConnection[Any], today: date, now: datetime)
     """The demo workshops, parents, enrolments, attendance and answers, in one transaction;
     returns how many workshops were added or refreshed. Parents are added only with workshops
     that did not exist yet, so running it twice does not double them."""
-    workshops = demo_workshops(today) + past_demo_workshops(today)
+    workshops = [*demo_workshops(today), todays_demo_workshop(today), *past_demo_workshops(today)]
     existing = set(await store.load_by_refs(connection, [w.ref for w in workshops]))
     created, updated = await store.save(connection, workshops, now)
     cursor = await connection.execute(
