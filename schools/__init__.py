@@ -1,0 +1,1 @@
+"""Schools, the families they know, and parents joining a school themselves (issue 5)."""
