@@ -1,7 +1,8 @@
 """Demo data for `make run`, dated from today: four upcoming workshops (three in mainland
 France, one online, one in Guadeloupe) in several languages, one of them full with a waiting
-list; a drop-in session today (to try the check-in at the door); two that took place, with their attendance, walk-ins and day-7 answers, so that the
-check-in, the follow-ups and the figures have something to show."""
+list; a drop-in session today (to try the check-in at the door); two that took place, with
+their attendance, walk-ins and day-7 answers, so that the check-in, the follow-ups and the
+figures have something to show."""
 
 from __future__ import annotations
 
