@@ -52,6 +52,8 @@ INBOX_ALL = _rule(admin=OK, organiser=403, school=OK, mediator=OK, nobody=403)
 FAMILIES = _rule(admin=OK, organiser=403, school=OK, mediator=403, nobody=403)
 # The report of one's own last families import: none yet in this world.
 FAMILY_REPORT = _rule(admin=404, organiser=403, school=404, mediator=403, nobody=403)
+NOTICE_ALL = _rule(admin=OK, organiser=403, school=OK, mediator=403, nobody=403)
+NOTICE_ONE = _rule(admin=(OK, OK), organiser=403, school=(OK, 404), mediator=403, nobody=403)
 ADMIN_ONLY = _rule(admin=OK, organiser=403, school=403, mediator=403, nobody=403)
 ANY_ACCOUNT = _rule(admin=OK, organiser=OK, school=OK, mediator=OK, nobody=OK)
 
@@ -85,6 +87,15 @@ EXPECTED: dict[tuple[str, str], dict[str, Any]] = {
     ("GET", "/staff/familles"): FAMILIES,
     ("POST", "/staff/familles/import"): FAMILIES,
     ("GET", "/staff/familles/rapport.csv"): FAMILY_REPORT,
+    ("GET", "/staff/annonces"): NOTICE_ALL,
+    ("GET", "/staff/annonces/nouvelle"): NOTICE_ALL,
+    ("POST", "/staff/annonces/nouvelle"): NOTICE_ALL,
+    ("GET", "/staff/annonces/{id:int}"): NOTICE_ONE,
+    ("GET", "/staff/annonces/{id:int}/modifier"): NOTICE_ONE,
+    ("POST", "/staff/annonces/{id:int}/modifier"): NOTICE_ONE,
+    ("POST", "/staff/annonces/{id:int}/envoyer"): NOTICE_ONE,
+    ("POST", "/staff/annonces/{id:int}/annuler"): NOTICE_ONE,
+    ("GET", "/staff/annonces/{id:int}/chiffres.csv"): NOTICE_ONE,
     ("GET", "/staff/journal"): ADMIN_ONLY,
     ("GET", "/staff/journal.csv"): ADMIN_ONLY,
     # Last: it ends the session.
@@ -148,6 +159,7 @@ class World:
     contacts: dict[str, int]
     schools: dict[str, int]
     accounts: dict[str, Any]  # role -> account (signed_out: none)
+    notices: dict[str, int]  # own | other -> a draft notice of the school
 
 
 async def school(connection: Any) -> int:
@@ -206,6 +218,14 @@ async def world(pool, settings) -> World:
                 (contacts[side], schools[side]),
             )
             handovers[side] = int((await cursor.fetchone())[0])
+        notices = {}
+        for side in ("own", "other"):
+            cursor = await connection.execute(
+                "INSERT INTO broadcast (title, school_ids, created_at) "
+                "VALUES ('Réunion parents-professeurs', %s, now()) RETURNING id",
+                ([schools[side]],),
+            )
+            notices[side] = int((await cursor.fetchone())[0])
     accounts = {
         "admin": await make_account(pool, roles=("admin",)),
         "organiser": await make_account(pool, workshops=[mine.workshop_id]),
@@ -225,7 +245,7 @@ async def world(pool, settings) -> World:
         side: checkin_codes.token(signer, setup.enrolments["sms"], setup.workshop_id)
         for side, setup in (("own", mine), ("other", theirs))
     }
-    return World(mine, theirs, tokens, handovers, families, contacts, schools, accounts)
+    return World(mine, theirs, tokens, handovers, families, contacts, schools, accounts, notices)
 
 
 def _parents() -> dict[str, tuple[str, str, str | None, int, str]]:
@@ -242,6 +262,7 @@ def _path(pattern: str, world: World, side: str) -> str:
         pattern.replace("{ref}", setup.ref)
         .replace("{token}", world.tokens[side])
         .replace("{id}", str(world.handovers[side]))
+        .replace("{id:int}", str(world.notices[side]))
     )
 
 
