@@ -9,6 +9,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Protocol
 
 from bot.content import FaqEntry
@@ -17,6 +18,7 @@ from bot.nlu.result import ParseResult
 from bot.replies import Button, Dispatcher
 from bot.state import ConversationState
 from liaison.i18n import LANGUAGE_NAMES, _
+from schools.memberships import Memberships
 from workshops.bookings import Bookings
 from workshops.records import Workshop
 
@@ -50,6 +52,13 @@ class Tracker:
     # Links to pages for parents (calendar event, check-in code); None where the channel
     # cannot open them.
     links: Links | None = None
+    # The staff inbox, in the turn's transaction (None where there is no database).
+    inbox: Inbox | None = None
+    # Why the conversation goes to a person this turn ("handover", "fallbacks"), set by the
+    # actions; the assistant then opens it in the inbox and says when a person will answer.
+    handover: str | None = None
+    # The parent's schools (joining one), in the turn's transaction (None: no database).
+    memberships: Memberships | None = None
 
 
 class Links(Protocol):
@@ -62,6 +71,25 @@ class Links(Protocol):
     def calendar(self, ref: str) -> str: ...
 
     def checkin_code(self, enrolment_id: int, workshop_id: int) -> str: ...
+
+
+@dataclass(frozen=True)
+class Opening:
+    """A parent's conversation handed to a person (`staff.inbox`)."""
+
+    handover_id: int
+    created: bool  # False: it was open already
+    opened_at: datetime  # now, for the words "today", "tomorrow"
+    answers_at: datetime | None  # when a person will answer (opened_at: now); None: unknown
+    timezone: str  # the team's clock
+
+
+class Inbox(Protocol):
+    """The staff inbox of the parent being answered, bound to the turn's transaction."""
+
+    async def open(self, reason: str, *, broadcast_id: int | None = None) -> Opening:
+        """Open the parent's conversation with a person (or keep the one open)."""
+        ...
 
 
 class Action(ABC):
@@ -177,12 +205,15 @@ class ActionHumanHandover(Action):
     name = "action_human_handover"
 
     def run(self, dispatcher: Dispatcher, tracker: Tracker, domain: Domain) -> None:
-        if tracker.state.handover_requested:
+        if tracker.state.handover_requested and tracker.inbox is None:
             utter(dispatcher, domain, "utter_human_handover_already")
             return
         tracker.state.handover_requested = True
         tracker.state.fallback_count = 0
         tracker.events.append("handover")
+        if tracker.inbox is not None:  # the assistant says when a person will answer
+            tracker.handover = "handover"
+            return
         utter(dispatcher, domain, "utter_human_handover")
 
 
@@ -207,7 +238,8 @@ class ActionDeny(Action):
 
 
 class ActionDefaultFallback(Action):
-    """Low confidence: show the topics and a person; twice in a row, offer a person first."""
+    """Low confidence: show the topics and a person; twice in a row, hand the conversation to
+    a person (without an inbox: offer one)."""
 
     name = "action_default_fallback"
 
@@ -216,7 +248,13 @@ class ActionDefaultFallback(Action):
 
     def run(self, dispatcher: Dispatcher, tracker: Tracker, domain: Domain) -> None:
         tracker.state.fallback_count += 1
-        if tracker.state.fallback_count >= self.limit:
+        if tracker.state.fallback_count >= self.limit and tracker.inbox is not None:
+            # Not understood again: a person of the school takes the conversation.
+            tracker.state.handover_requested = True
+            tracker.state.fallback_count = 0
+            tracker.events.append("handover:fallbacks")
+            tracker.handover = "fallbacks"
+        elif tracker.state.fallback_count >= self.limit:
             utter(dispatcher, domain, "utter_offer_person")
         else:
             utter(dispatcher, domain, "utter_default", buttons=topic_buttons(tracker.faq))

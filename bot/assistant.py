@@ -15,9 +15,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bot import keywords
-from bot.actions import Links, Tracker, registry, topic_buttons, utter
+from bot.actions import Inbox, Links, Tracker, registry, topic_buttons, utter
 from bot.content import FaqEntry
 from bot.domain import Domain
+from bot.handover import handover_message
 from bot.nlu.result import Entity, NLUEngine, ParseResult
 from bot.replies import Button, Dispatcher, Reply
 from bot.state import ConversationState
@@ -25,6 +26,9 @@ from bot.text import clean, is_arabic_script, letters
 from bot.workshop_actions import async_registry
 from liaison.i18n import Catalogs, _
 from liaison.settings import AssistantConfig
+from schools.joining import ENTITY as JOIN_CODE
+from schools.joining import ActionJoinSchool
+from schools.memberships import Memberships
 from workshops.bookings import Bookings
 from workshops.records import Workshop
 
@@ -103,6 +107,8 @@ class Assistant:
         *,
         workshops: Sequence[Workshop] = (),
         bookings: Bookings | None = None,
+        inbox: Inbox | None = None,
+        memberships: Memberships | None = None,
     ) -> Outcome:
         text = clean(inbound.text)
         hint = inbound.language_hint if inbound.language_hint in self.config.languages else None
@@ -123,6 +129,13 @@ class Assistant:
             return Outcome(
                 [], text, self._language(state), None, None, events=["ignored:opted_out"]
             )
+        if inbox is not None and state.handover_requested:
+            # A person of the school has the conversation (the staff inbox): the assistant
+            # stays quiet until they close it; the message is kept as a turn for them.
+            return Outcome([], text, self._language(state), None, None, events=["handover:quiet"])
+        joining = keywords.join_request(text)
+        if joining is not None:  # "REJOINDRE 7FQ2", or a join link's payload
+            return await self._join(state, inbound, text, joining, memberships)
         if not text:
             return self._simple(state, text, "utter_empty", intent=None)
         held = state.slots.pop("held_replies", None)
@@ -149,6 +162,7 @@ class Assistant:
             workshops=workshops,
             timezone=inbound.timezone or self.config.timezone,
             bookings=bookings,
+            inbox=inbox,
             channel=inbound.channel,
             links=self.links if self.links and self.links.opened_on(inbound.channel) else None,
         )
@@ -163,6 +177,9 @@ class Assistant:
                     dispatcher.utter_message(welcome.text, topic_buttons(self.faq))
                 else:
                     await self._decide(dispatcher, tracker, parse)
+            if tracker.handover is not None and inbox is not None:
+                opening = await inbox.open(tracker.handover)
+                dispatcher.utter_message(handover_message(tracker.handover, opening))
         state.remember_intent(parse.intent)
         replies = self._fit(state, inbound, dispatcher.replies, language)
         return Outcome(
@@ -233,6 +250,37 @@ class Assistant:
             utter(dispatcher, self.domain, name, buttons=buttons)
         else:
             log.error("rule names unknown action %s", name)
+
+    async def _join(
+        self,
+        state: ConversationState,
+        inbound: Inbound,
+        text: str,
+        joining: keywords.JoinRequest,
+        memberships: Memberships | None,
+    ) -> Outcome:
+        """Join a school (`schools.joining`); a first contact gets the welcome first, in the
+        language of the word used ("KATIL" is Turkish) unless the interface chose one."""
+        if state.language is None and joining.language in self.config.languages:
+            state.language = joining.language
+        language = self._language(state)
+        code = Entity(JOIN_CODE, joining.code, 0, len(text), 1.0, "keyword")
+        message = ParseResult(text, "join_school", 1.0, entities=[code], language=language)
+        tracker = Tracker(
+            state=state,
+            message=message,
+            faq=self.faq,
+            languages=self.config.languages,
+            channel=inbound.channel,
+            memberships=memberships,
+        )
+        dispatcher = Dispatcher()
+        with self.catalogs.use(language):
+            if not state.welcomed:
+                self.actions["action_welcome"].run(dispatcher, tracker, self.domain)
+            await ActionJoinSchool().run(dispatcher, tracker, self.domain)
+        replies = self._fit(state, inbound, dispatcher.replies, language)
+        return Outcome(replies, text, language, None, None, events=tracker.events)
 
     def _keyword(self, state: ConversationState, text: str, keyword: str) -> Outcome:
         if keyword == keywords.STOP:

@@ -33,6 +33,8 @@ from bot.assistant import Assistant, Inbound, Outcome
 from bot.state import ConversationState
 from channels.base import Renderer
 from liaison.outbox import cancel_queued, enqueue
+from schools.memberships import Memberships
+from staff.inbox import ParentInbox
 from workshops.bookings import Bookings
 from workshops.enrolment import Enrolment
 from workshops.offers import announce
@@ -56,7 +58,9 @@ RETURNING 1
 
 _READ_CONVERSATION = """
 SELECT welcomed, active_form, requested_slot, slots, last_intents, offered_buttons,
-       fallback_count, handover_requested_at
+       fallback_count,
+       EXISTS (SELECT 1 FROM handover h
+               WHERE h.contact_id = conversation.contact_id AND h.status = 'open') AS handover_open
 FROM conversation WHERE contact_id = %s
 """
 
@@ -168,8 +172,23 @@ class Conversations:
             was_opted_out = state.opted_out
             workshops = await self.workshops.get(connection, now)
             bookings = Bookings(connection, contact_id, now, announce=self._announce)
+            inbox = ParentInbox(
+                connection,
+                contact_id,
+                now,
+                self.assistant.config.inbox,
+                default_timezone=self.assistant.config.timezone,
+            )
+            memberships = Memberships(
+                connection, contact_id, channel=inbound.channel, address=inbound.address, now=now
+            )
             outcome = await self.assistant.respond(
-                state, inbound, workshops=workshops, bookings=bookings
+                state,
+                inbound,
+                workshops=workshops,
+                bookings=bookings,
+                inbox=inbox,
+                memberships=memberships,
             )
             await _save(connection, contact_id, inbound, state, outcome, now)
             renderer = self.outbox.get(inbound.channel)
@@ -210,7 +229,8 @@ async def _load(
         state.last_intents = list(row["last_intents"])
         state.offered_buttons = list(row["offered_buttons"])
         state.fallback_count = row["fallback_count"]
-        state.handover_requested = row["handover_requested_at"] is not None
+        # A person has the conversation while its handover is open (`staff.inbox`).
+        state.handover_requested = row["handover_open"]
     return int(contact_id), state
 
 

@@ -10,9 +10,10 @@ Inbound, both modes hand each `Update` to `TelegramChannel.handle_update()`:
 The `update_id` goes to the conversation store as the message id, so an update Telegram
 delivers twice is handled once. Text messages and button presses (callback queries, answered at
 once so the button stops spinning) become turns; `/start` opens the conversation, with its
-deep-link payload when there is one (`t.me/<bot>?start=faq_homework` opens on that topic); a
-first contact speaks the user's `language_code` when it is one of ours. A user who blocks the
-bot is opted out, from the `my_chat_member` update or from the 403 of the next send.
+deep-link payload when there is one (`t.me/<bot>?start=faq_homework` opens on that topic,
+`?start=join_7FQ2` joins that school); a first contact speaks the user's `language_code`
+when it is one of ours. A user who blocks the bot is opted out, from the `my_chat_member`
+update or from the 403 of the next send.
 
 Replies go through the outbox; buttons become an inline keyboard whose `callback_data` is the
 button's payload (or its number when the payload is over Telegram's 64 bytes).
@@ -45,6 +46,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from bot.assistant import Inbound
+from bot.keywords import JOIN_PAYLOAD
 from bot.replies import Reply
 from bot.replies import payload as as_payload
 from bot.store import Conversations
@@ -226,6 +228,9 @@ def _start_payload(text: str) -> str:
         return as_payload("workshop_enrol", workshop=payload[len("workshop_") :])
     if payload is not None and payload.startswith("workshop"):
         return "/workshop_info"
+    if payload is not None and payload.startswith("join_"):
+        # A school's join link (`schools`): join it, as "REJOINDRE <code>" does.
+        return as_payload(JOIN_PAYLOAD[1:], code=payload[len("join_") :])
     if payload is not None and payload.startswith("faq_"):
         return "/" + payload  # an unknown topic falls back to the menu like any message
     return "/greet"

@@ -1,10 +1,14 @@
 """The web channel: the chat page and the Rasa-compatible HTTP API.
 
-* `GET /` — the chat page (mobile first, no build step, right-to-left for Arabic).
+* `GET /` — the chat page (mobile first, no build step, right-to-left for Arabic);
+  `/?atelier=<ref>` opens it on enrolling in a workshop, `/?ecole=<code>` joins a school.
 * `POST /webhooks/rest/webhook` — Rasa REST channel: `{"sender", "message", "metadata"}` in,
   a list of `{"recipient_id", "text", "buttons"}` out. Rasa web widgets work with it.
 * `POST /model/parse` — Rasa's parse endpoint: `{"text"}` in, intent, ranking, entities and
   language out.
+* `GET /chat/messages?sender=&after=` — what the school's staff wrote to this parent (the staff
+  inbox) after turn `after`: `{"messages": [{"id", "text"}]}`. No HTTP answer carried them; the
+  page asks now and then. The sender id, which only the parent's page knows, is the key.
 
 Bad input gets a JSON error, never a crash: 400 for a body that is not a JSON object, 422 for
 wrong types or an unusable sender, 413 for a message over the configured size.
@@ -30,6 +34,8 @@ from channels.base import Channel
 from channels.http import error_response, read_json_object
 from liaison.errors import InboundError, InvalidField, MessageTooLarge
 from liaison.i18n import LANGUAGE_NAMES, RTL_LANGUAGES, Catalogs
+from schools.codes import normalise_code
+from staff.inbox import messages_since
 from workshops.records import REF
 
 HERE = Path(__file__).resolve().parent
@@ -70,6 +76,7 @@ class WebChannel(Channel):
             Route("/", self.page, methods=["GET"]),
             Route("/webhooks/rest/webhook", self.webhook, methods=["POST"]),
             Route("/model/parse", self.parse, methods=["POST"]),
+            Route("/chat/messages", self.staff_messages, methods=["GET"]),
             Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
         ]
 
@@ -100,6 +107,8 @@ class WebChannel(Channel):
         workshop = request.query_params.get("atelier", "")
         if not _WORKSHOP_REF.match(workshop):
             workshop = ""
+        # A school's join link (/?ecole=<code>) joins that school (`schools`).
+        school = normalise_code(request.query_params.get("ecole", "")) or ""
         translations = self.catalogs.get(lang)
         template = self.templates.get_template("chat.html")
         html = template.render(
@@ -108,6 +117,7 @@ class WebChannel(Channel):
             languages=[(code, LANGUAGE_NAMES[code]) for code in self.languages],
             static_url="/static",
             workshop=workshop,
+            school=school,
             _=translations.gettext,
             gettext=translations.gettext,
             ngettext=translations.ngettext,
@@ -145,6 +155,25 @@ class WebChannel(Channel):
             )
         )
         return JSONResponse(self.render(sender, outcome.replies))
+
+    async def staff_messages(self, request: Request) -> Response:
+        sender = request.query_params.get("sender", "")
+        after = request.query_params.get("after", "0")
+        try:
+            if not _SENDER.match(sender):
+                raise InvalidField(
+                    "`sender` must be 1-128 letters, digits or ._:@+-", code="invalid_sender"
+                )
+            if not (after.isascii() and after.isdigit() and len(after) <= 18):
+                raise InvalidField("`after` must be a message id (0 or more)", code="invalid_after")
+        except InboundError as error:
+            return error_response(error)
+        async with self.conversations.pool.connection() as connection:
+            found = await messages_since(connection, self.name, sender, int(after))
+        return JSONResponse(
+            {"messages": [{"id": id_, "text": text} for id_, text in found]},
+            headers={"Cache-Control": "no-store"},
+        )
 
     async def parse(self, request: Request) -> Response:
         try:

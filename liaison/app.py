@@ -25,6 +25,9 @@ from bot.assistant import Assistant
 from bot.content import load_faq
 from bot.domain import BOT_DIR, load_domain
 from bot.nlu.embedded import EmbeddedEngine, load_or_train
+from bot.nlu.fallback import FallbackEngine
+from bot.nlu.rasa import RasaEngine
+from bot.nlu.result import NLUEngine
 from bot.store import Conversations
 from channels.base import Channel, Sender
 from channels.calendar_page import CalendarPage
@@ -51,19 +54,25 @@ class Runtime:
 
     settings: Settings
     config: AssistantConfig
-    nlu: EmbeddedEngine
+    nlu: EmbeddedEngine  # always loaded: the default engine, and Rasa's language and backup
     catalogs: Catalogs
     assistant: Assistant
+    engine: NLUEngine  # the one that answers (`liaison.nlu.engine`)
 
 
 def build_runtime(
     settings: Settings, config: AssistantConfig, *, bot_dir: Path = BOT_DIR
 ) -> Runtime:
     nlu = load_or_train(bot_dir / "data" / "nlu", settings.data_dir / "models")
+    engine: NLUEngine = nlu
+    if config.nlu.engine == "rasa":
+        rasa = RasaEngine(settings.rasa_url, languages=nlu, timeout=config.nlu.rasa_timeout_seconds)
+        engine = FallbackEngine(rasa, nlu)
+        log.info("NLU: Rasa at %s; the embedded engine answers when it cannot", rasa.url)
     catalogs = Catalogs.load(config.languages)
     links = PublicLinks(settings.public_url, Signer(secret_key(settings)))
     assistant = Assistant(
-        nlu=nlu,
+        nlu=engine,
         domain=load_domain(bot_dir),
         faq=load_faq(),
         catalogs=catalogs,
@@ -71,7 +80,12 @@ def build_runtime(
         links=links,
     )
     return Runtime(
-        settings=settings, config=config, nlu=nlu, catalogs=catalogs, assistant=assistant
+        settings=settings,
+        config=config,
+        nlu=nlu,
+        catalogs=catalogs,
+        assistant=assistant,
+        engine=engine,
     )
 
 
@@ -98,7 +112,7 @@ def channels_for(runtime: Runtime, pool: Pool) -> list[Channel]:
     channels: list[Channel] = [
         WebChannel(
             conversations=conversations,
-            nlu=runtime.nlu,
+            nlu=runtime.engine,
             catalogs=runtime.catalogs,
             languages=config.languages,
             default_language=config.default_language,

@@ -22,7 +22,7 @@ from babel.messages.pofile import read_po, write_po
 from liaison.i18n import DOMAIN, LOCALES, SOURCE_LANGUAGE
 from liaison.settings import ROOT
 
-PYTHON_SOURCES = ("bot", "channels", "liaison", "workshops")
+PYTHON_SOURCES = ("bot", "channels", "liaison", "workshops", "broadcasts", "schools")
 TEMPLATE_SOURCES = ("channels/templates",)
 POT = LOCALES / f"{DOMAIN}.pot"
 _PLACEHOLDER = re.compile(r"\{[a-z_]*\}")

@@ -4,13 +4,19 @@ liaison run                 serve the assistant on http://127.0.0.1:8000 (embedd
 liaison chat                talk to the assistant in this terminal
 liaison nlu train           train (or load the cached) embedded NLU model
 liaison nlu parse           one message per stdin line -> one /model/parse JSON per line
-liaison nlu evaluate FILE   accuracy, macro-F1 and confusions on Rasa YAML / TSV / a folder
+liaison nlu evaluate FILE [--engine embedded|rasa]
+                            accuracy, macro-F1 and confusions on Rasa YAML / TSV / a folder
+liaison rasa train | serve | validate   the optional Rasa NLU engine (`make rasa` first)
 liaison worker              run a delivery/maintenance worker (any number, any machine)
 liaison telegram poll       receive Telegram messages by long polling (no public URL needed)
 liaison telegram set-webhook   register LIAISON_PUBLIC_URL/webhooks/telegram with Telegram
 liaison workshops import FILE | export [FILE] | demo
+liaison schools import FILE | list   schools (UAI, name, time zone, hours) and their join codes
+liaison families import FILE [--dry-run]   families from a school's CSV, with a report
                             workshops as CSV (organisers' format), and the demo workshops
-liaison staff create --email E [--name N] [--role R]   a staff account (asks the password)
+liaison staff create --email E [--name N] [--role R] [--school UAI]   a staff account
+liaison staff grant --email E --workshop REF | --school UAI   widen an account's scope
+liaison staff mediate --email E --family-phone P --consent TEXT | --revoke
 liaison staff password --email E | disable --email E | list
 liaison db upgrade|stop     migrate the database / stop the embedded server
 liaison i18n extract|update|compile|check
@@ -35,6 +41,7 @@ if TYPE_CHECKING:
     from psycopg_pool import AsyncConnectionPool
 
     from channels.telegram import TelegramChannel
+    from liaison import rasa_server
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -104,8 +111,26 @@ def _parser() -> argparse.ArgumentParser:
     nlu.add_parser("parse").set_defaults(handler=_nlu_parse)
     evaluate = nlu.add_parser("evaluate")
     evaluate.add_argument("file", type=Path)
-    evaluate.add_argument("--engine", choices=["embedded"], default="embedded")
+    evaluate.add_argument(
+        "--engine",
+        choices=["embedded", "rasa"],
+        default="embedded",
+        help="rasa: trains the Rasa model if needed and runs a Rasa server for the evaluation",
+    )
     evaluate.set_defaults(handler=_nlu_evaluate)
+
+    rasa = commands.add_parser(
+        "rasa", help="the optional Rasa NLU engine (install it with `make rasa`)"
+    ).add_subparsers()
+    rasa.add_parser(
+        "train", help="train the Rasa NLU model (nothing to do if data and config are unchanged)"
+    ).set_defaults(handler=_rasa_train)
+    serve = rasa.add_parser("serve", help="serve the Rasa NLU on 127.0.0.1 (trains it if needed)")
+    serve.add_argument("--port", type=int, default=None, help="default: LIAISON_RASA_URL's port")
+    serve.set_defaults(handler=_rasa_serve)
+    rasa.add_parser("validate", help="rasa data validate on bot/").set_defaults(
+        handler=_rasa_validate
+    )
 
     workshops = commands.add_parser("workshops", help="the workshops").add_subparsers()
     importing = workshops.add_parser("import", help="add or update workshops from a CSV file")
@@ -127,12 +152,22 @@ def _parser() -> argparse.ArgumentParser:
         handler=_workshops_demo
     )
 
+    from schools.commands import add_commands as add_school_commands
+
+    add_school_commands(commands)  # liaison schools import|list, liaison families import
+
     staff = commands.add_parser("staff", help="staff accounts").add_subparsers()
     create = staff.add_parser("create", help="create a staff account")
     create.add_argument("--email", required=True)
     create.add_argument("--name", default="")
     create.add_argument(
-        "--role", action="append", dest="roles", help="organiser (default) or admin; repeatable"
+        "--role",
+        action="append",
+        dest="roles",
+        help="organiser (default), school, mediator or admin; repeatable",
+    )
+    create.add_argument(
+        "--school", action="append", dest="schools", default=[], help="UAI (role school)"
     )
     create.add_argument(
         "--password-stdin", action="store_true", help="read the password from stdin (scripts)"
@@ -146,6 +181,19 @@ def _parser() -> argparse.ArgumentParser:
     disable.add_argument("--email", required=True)
     disable.set_defaults(handler=_staff_disable)
     staff.add_parser("list", help="the accounts").set_defaults(handler=_staff_list)
+    grant = staff.add_parser("grant", help="let an account manage a workshop or a school")
+    grant.add_argument("--email", required=True)
+    target = grant.add_mutually_exclusive_group(required=True)
+    target.add_argument("--workshop", help="a workshop's ref (role organiser)")
+    target.add_argument("--school", help="a school's UAI (role school)")
+    grant.set_defaults(handler=_staff_grant)
+    mediate = staff.add_parser("mediate", help="a family agrees that a mediator acts for it")
+    mediate.add_argument("--email", required=True, help="the mediator's account")
+    mediate.add_argument("--family-phone", required=True, help="the family's phone number")
+    agreed = mediate.add_mutually_exclusive_group(required=True)
+    agreed.add_argument("--consent", help="how the family agreed, in words")
+    agreed.add_argument("--revoke", action="store_true", help="the family withdraws")
+    mediate.set_defaults(handler=_staff_mediate)
 
     db = commands.add_parser("db", help="the database").add_subparsers()
     db.add_parser("upgrade").set_defaults(handler=_db_upgrade)
@@ -172,6 +220,13 @@ def _run(args: argparse.Namespace, settings: Settings, config: AssistantConfig) 
         added = asyncio.run(_add_demo_workshops(database.url, only_if_empty=True))
         if added:
             print(f"  Added {added} demo workshops (liaison workshops export shows them).")
+        from datetime import UTC, datetime
+
+        from schools.demo import add_demo_if_empty
+
+        schools, families = asyncio.run(add_demo_if_empty(database.url, datetime.now(UTC)))
+        if schools:
+            print(f"  Added {schools} demo schools and {families} families (liaison schools list).")
     host, port = args.host or settings.host, args.port or settings.port
     print(f"\n  Liaison is running: open http://{host}:{port} in a browser.")
     print(
@@ -352,12 +407,74 @@ def _nlu_parse(args: argparse.Namespace, settings: Settings, config: AssistantCo
 
 def _nlu_evaluate(args: argparse.Namespace, settings: Settings, config: AssistantConfig) -> int:
     from bot.nlu.data import load_examples
-    from bot.nlu.evaluate import evaluate
+    from bot.nlu.evaluate import Evaluation, evaluate
+    from bot.nlu.rasa import RasaEngine
+    from liaison import rasa_server
 
-    engine = _engine(settings)
-    result = asyncio.run(evaluate(engine, load_examples(args.file)))
-    print(f"engine: {engine.name}")
+    examples = load_examples(args.file)
+    embedded = _engine(settings)
+    if args.engine == "embedded":
+        result = asyncio.run(evaluate(embedded, examples))
+    else:
+        model = _rasa_model(settings)
+        models = settings.data_dir / "rasa" / "models"
+        with rasa_server.running(model.path, log_file=models / "serve.log") as (url, _):
+            # No backup engine here: a failure is an error, not the embedded engine's score.
+            rasa = RasaEngine(url, languages=embedded, timeout=30.0)
+
+            async def run() -> Evaluation:
+                try:
+                    return await evaluate(rasa, examples)
+                finally:
+                    await rasa.aclose()
+
+            result = asyncio.run(run())
+    print(f"engine: {args.engine}")
     print(result.report())
+    return 0
+
+
+def _rasa_model(settings: Settings) -> rasa_server.TrainedModel:
+    from liaison import rasa_server
+
+    return rasa_server.train(
+        settings.config_file, ROOT / "bot" / "data" / "nlu", settings.data_dir / "rasa" / "models"
+    )
+
+
+def _rasa_train(args: argparse.Namespace, settings: Settings, config: AssistantConfig) -> int:
+    model = _rasa_model(settings)
+    done = "up to date" if model.cached else f"trained in {model.seconds:.0f} s"
+    print(f"Rasa NLU model {model.path}: {done}")
+    return 0
+
+
+def _rasa_serve(args: argparse.Namespace, settings: Settings, config: AssistantConfig) -> int:
+    from urllib.parse import urlsplit
+
+    from liaison import rasa_server
+
+    model = _rasa_model(settings)
+    port = args.port or urlsplit(settings.rasa_url).port or 5005
+    process = rasa_server.serve(model.path, port=port)
+    print(
+        f"Rasa NLU starting on http://127.0.0.1:{port} with {model.path.name} (about 20 s).\n"
+        "Liaison asks it with `engine: rasa` under `liaison.nlu` in config.yml, at "
+        f"LIAISON_RASA_URL ({settings.rasa_url}). Stop it with Ctrl+C.",
+        flush=True,
+    )
+    try:
+        return process.wait()
+    except KeyboardInterrupt:
+        rasa_server.stop(process)
+        return 0
+
+
+def _rasa_validate(args: argparse.Namespace, settings: Settings, config: AssistantConfig) -> int:
+    from liaison import rasa_server
+
+    rasa_server.validate(settings.config_file, ROOT / "bot")
+    print("rasa data validate: bot/domain.yml, bot/data/nlu, bot/data/rules.yml are valid")
     return 0
 
 
@@ -570,23 +687,31 @@ def _staff_run(settings: Settings, work: Any) -> Any:
 def _staff_create(args: argparse.Namespace, settings: Settings, config: AssistantConfig) -> int:
     from datetime import UTC, datetime
 
-    from staff import accounts
+    from staff import accounts, audit, grants
     from staff.passwords import WeakPassword
 
     password = _read_password(args.password_stdin)
     roles = tuple(args.roles or ["organiser"])
-    try:
-        account = _staff_run(
-            settings,
-            lambda connection: accounts.create(
-                connection,
-                email=args.email,
-                name=args.name,
-                password=password,
-                roles=roles,
-                now=datetime.now(UTC),
-            ),
+    if args.schools and "school" not in roles:
+        raise LiaisonError("--school est pour un compte d'école : ajoutez --role school")
+
+    async def create(connection: Any) -> accounts.Account:
+        account = await accounts.create(
+            connection,
+            email=args.email,
+            name=args.name,
+            password=password,
+            roles=roles,
+            now=datetime.now(UTC),
         )
+        detail = {"roles": list(roles)}
+        await audit.record(connection, None, "staff.created", "account", account.id, detail)
+        for uai in args.schools:
+            await grants.grant_school(connection, account, uai)
+        return account
+
+    try:
+        account = _staff_run(settings, create)
     except (accounts.AccountError, WeakPassword) as error:
         raise LiaisonError(str(error)) from error
     print(f"compte créé : {account.email} ({', '.join(account.roles)})")
@@ -626,6 +751,42 @@ def _staff_disable(args: argparse.Namespace, settings: Settings, config: Assista
     if not done:
         raise LiaisonError(f"pas de compte pour {args.email}")
     print(f"compte désactivé : {args.email}")
+    return 0
+
+
+def _staff_grant(args: argparse.Namespace, settings: Settings, config: AssistantConfig) -> int:
+    from staff import grants
+
+    async def grant(connection: Any) -> bool:
+        account = await grants.account_by_email(connection, args.email)
+        if args.workshop:
+            return await grants.grant_workshop(connection, account, args.workshop)
+        return await grants.grant_school(connection, account, args.school)
+
+    added = _staff_run(settings, grant)
+    what = f"l'atelier {args.workshop}" if args.workshop else f"l'école {args.school}"
+    print(f"{args.email} : {what} {'ajouté(e)' if added else 'était déjà dans son périmètre'}")
+    return 0
+
+
+def _staff_mediate(args: argparse.Namespace, settings: Settings, config: AssistantConfig) -> int:
+    from datetime import UTC, datetime
+
+    from staff import grants
+
+    async def mediate(connection: Any) -> int:
+        account = await grants.account_by_email(connection, args.email)
+        if args.revoke:
+            return await grants.revoke(connection, account, args.family_phone, datetime.now(UTC))
+        return await grants.mediate(
+            connection, account, args.family_phone, args.consent, datetime.now(UTC)
+        )
+
+    done = _staff_run(settings, mediate)
+    if args.revoke:
+        print(f"{args.email} : {done} médiation(s) retirée(s) pour cette famille")
+    else:
+        print(f"{args.email} peut agir pour cette famille (médiation n° {done})")
     return 0
 
 

@@ -15,6 +15,8 @@ Tasks:
   out of quiet hours) are queued, once each;
 * `liaison.send_followups` — every minute, workshop follow-ups that fall due (thanks, "we missed
   you", the autonomy check; `liaison.followups`, out of quiet hours) are queued, once each;
+* `liaison.send_broadcasts` — every minute, school notices that fall due are queued as bulk
+  messages, one per family, each school's in its allowed hours (`broadcasts.sending`);
 * `liaison.purge_old_turns` — daily, erase turns and delivered messages older than
   `liaison.privacy.retention_days`, and the duplicate-detection receipts after a week.
 """
@@ -31,6 +33,7 @@ import procrastinate
 import psycopg
 
 from bot.content import load_faq
+from broadcasts import sending as broadcast_sending
 from channels.base import Renderer
 from channels.sms import outgoing_sms
 from channels.telegram import render_telegram
@@ -159,6 +162,23 @@ def build_jobs(
             )
         if queued:
             log.info("queued %d workshop follow-ups", queued)
+        return queued
+
+    @app.periodic(cron="* * * * *", periodic_id="every-minute")
+    @app.task(name="liaison.send_broadcasts", queue=MAINTENANCE_QUEUE, pass_context=False)
+    async def broadcast(timestamp: int) -> int:
+        """School notices that fall due are queued, one message per family."""
+        async with await psycopg.AsyncConnection.connect(database.url) as connection:
+            queued = await broadcast_sending.send_due(
+                connection,
+                now=datetime.now(UTC),
+                quiet=quiet,
+                renderers=renderers,
+                catalogs=catalogs,
+                default_language=config.default_language,
+            )
+        if queued:
+            log.info("queued %d broadcast messages", queued)
         return queued
 
     @app.task(

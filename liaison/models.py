@@ -12,6 +12,7 @@ from typing import Any
 
 from sqlalchemy import (
     BigInteger,
+    CheckConstraint,
     Column,
     DateTime,
     ForeignKey,
@@ -21,6 +22,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlmodel import Field, SQLModel
@@ -94,6 +96,13 @@ class Turn(SQLModel, table=True):
     intent: str | None = Field(default=None, sa_column=Column(String(64), nullable=True))
     confidence: float | None = Field(default=None)
     created_at: datetime = _timestamp()
+    # A staff member's message from the inbox (migration 0007), signed by its author.
+    staff_account_id: int | None = Field(
+        default=None,
+        sa_column=Column(
+            BigInteger, ForeignKey("staff_account.id", ondelete="SET NULL"), nullable=True
+        ),
+    )
 
 
 class InboundReceipt(SQLModel, table=True):
@@ -287,3 +296,304 @@ class StaffSession(SQLModel, table=True):
     created_at: datetime = _timestamp()
     last_seen_at: datetime = _timestamp()
     expires_at: datetime = _timestamp()
+
+
+# -- schools and families (migration 0007; the code is in `schools/`) ---------------------------
+
+
+class School(SQLModel, table=True):
+    """A school, named by its UAI in CSV files; parents join it with its `join_code`."""
+
+    __tablename__ = "school"
+
+    id: int | None = Field(default=None, sa_column=Column(BigInteger, primary_key=True))
+    uai: str = Field(sa_column=Column(String(16), nullable=False, unique=True))
+    name: str = Field(sa_column=Column(Text, nullable=False))
+    timezone: str = Field(
+        default="Europe/Paris",
+        sa_column=Column(String(64), nullable=False, server_default="Europe/Paris"),
+    )
+    join_code: str = Field(sa_column=Column(String(16), nullable=False, unique=True))
+    # {"mon": [["08:30", "12:00"], ["13:30", "17:00"]], ...}: when the school's team answers.
+    opening_hours: dict[str, Any] = Field(
+        default_factory=dict, sa_column=Column(JSONB, nullable=False, server_default="{}")
+    )
+    created_at: datetime = _timestamp()
+
+
+class Family(SQLModel, table=True):
+    """A household as a school knows it: found by its phone (E.164) on re-import, reached
+    through its contacts (`FamilyContact`)."""
+
+    __tablename__ = "family"
+
+    id: int | None = Field(default=None, sa_column=Column(BigInteger, primary_key=True))
+    phone: str | None = Field(default=None, sa_column=Column(String(20), unique=True))
+    language: str | None = Field(default=None, sa_column=Column(String(8), nullable=True))
+    preferred_channel: str | None = Field(default=None, sa_column=Column(String(16), nullable=True))
+    created_at: datetime = _timestamp()
+    updated_at: datetime = _timestamp()
+
+
+class FamilyContact(SQLModel, table=True):
+    """Which contacts (SMS number, Telegram chat, web chat) are a family's; a contact belongs
+    to one family at most."""
+
+    __tablename__ = "family_contact"
+    __table_args__ = (Index("uq_family_contact_contact", "contact_id", unique=True),)
+
+    family_id: int = Field(
+        sa_column=Column(BigInteger, ForeignKey("family.id", ondelete="CASCADE"), primary_key=True)
+    )
+    contact_id: int = Field(
+        sa_column=Column(BigInteger, ForeignKey("contact.id", ondelete="CASCADE"), primary_key=True)
+    )
+
+
+class FamilySchool(SQLModel, table=True):
+    """A family in a school, one row per class ("" when only the level, or nothing, is
+    known); `source` is "import" (the school's file) or "join" (the parent's join code)."""
+
+    __tablename__ = "family_school"
+    __table_args__ = (Index("ix_family_school_school", "school_id", "level", "class_name"),)
+
+    family_id: int = Field(
+        sa_column=Column(BigInteger, ForeignKey("family.id", ondelete="CASCADE"), primary_key=True)
+    )
+    school_id: int = Field(
+        sa_column=Column(BigInteger, ForeignKey("school.id", ondelete="CASCADE"), primary_key=True)
+    )
+    level: str = Field(default="", sa_column=Column(Text, nullable=False, server_default=""))
+    class_name: str = Field(default="", sa_column=Column(Text, primary_key=True, server_default=""))
+    source: str = Field(sa_column=Column(String(16), nullable=False))
+    joined_at: datetime = _timestamp()
+
+
+class FamilyImport(SQLModel, table=True):
+    """The last families import of a member of staff: its figures and the CSV report of the
+    rejected rows (phone numbers as written, so one per account is kept)."""
+
+    __tablename__ = "family_import"
+    __table_args__ = (Index("ix_family_import_account", "account_id", "created_at"),)
+
+    id: int | None = Field(default=None, sa_column=Column(BigInteger, primary_key=True))
+    account_id: int = Field(
+        sa_column=Column(
+            BigInteger, ForeignKey("staff_account.id", ondelete="CASCADE"), nullable=False
+        )
+    )
+    file_name: str = Field(default="", sa_column=Column(Text, nullable=False, server_default=""))
+    school_ids: list[int] = Field(
+        default_factory=list, sa_column=Column(ARRAY(BigInteger), nullable=False)
+    )
+    rows: int = Field(sa_column=Column(Integer, nullable=False))
+    imported: int = Field(sa_column=Column(Integer, nullable=False))
+    rejected: int = Field(sa_column=Column(Integer, nullable=False))
+    families_created: int = Field(sa_column=Column(Integer, nullable=False))
+    report: str = Field(sa_column=Column(Text, nullable=False))
+    created_at: datetime = _timestamp()
+
+
+# -- staff scopes, login throttling, audit (staff/scopes.py, staff/throttle.py, staff/audit.py)
+
+
+def _account_ref(nullable: bool = False, ondelete: str = "CASCADE") -> Any:
+    return Field(
+        default=None,
+        sa_column=Column(
+            BigInteger, ForeignKey("staff_account.id", ondelete=ondelete), nullable=nullable
+        ),
+    )
+
+
+class StaffSchool(SQLModel, table=True):
+    """School staff act for these schools only."""
+
+    __tablename__ = "staff_school"
+
+    account_id: int = Field(
+        sa_column=Column(
+            BigInteger, ForeignKey("staff_account.id", ondelete="CASCADE"), primary_key=True
+        )
+    )
+    school_id: int = Field(
+        sa_column=Column(BigInteger, ForeignKey("school.id", ondelete="CASCADE"), primary_key=True)
+    )
+
+
+class StaffWorkshop(SQLModel, table=True):
+    """Organisers manage these workshops only (the creator is linked when creating one)."""
+
+    __tablename__ = "staff_workshop"
+
+    account_id: int = Field(
+        sa_column=Column(
+            BigInteger, ForeignKey("staff_account.id", ondelete="CASCADE"), primary_key=True
+        )
+    )
+    workshop_id: int = Field(
+        sa_column=Column(
+            BigInteger, ForeignKey("workshop.id", ondelete="CASCADE"), primary_key=True
+        )
+    )
+
+
+class Mediation(SQLModel, table=True):
+    """A mediator (conseiller numérique) may act for a family that agreed to it, until
+    revoked. `consent` says how the family agreed, in words."""
+
+    __tablename__ = "mediation"
+    __table_args__ = (Index("ix_mediation_account", "account_id", "family_id"),)
+
+    id: int | None = Field(default=None, sa_column=Column(BigInteger, primary_key=True))
+    account_id: int = _account_ref()
+    family_id: int = Field(
+        sa_column=Column(BigInteger, ForeignKey("family.id", ondelete="CASCADE"), nullable=False)
+    )
+    consent: str = Field(sa_column=Column(Text, nullable=False))
+    granted_at: datetime = _timestamp()
+    revoked_at: datetime | None = _timestamp(nullable=True)
+
+
+class LoginFailure(SQLModel, table=True):
+    """A failed sign-in: the SHA-256 of the lower-cased e-mail, or of the client address."""
+
+    __tablename__ = "login_failure"
+    __table_args__ = (Index("ix_login_failure_key_at", "key", "at"),)
+
+    id: int | None = Field(default=None, sa_column=Column(BigInteger, primary_key=True))
+    key: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    at: datetime = _timestamp()
+
+
+class AuditEntry(SQLModel, table=True):
+    """Who did what, when, on whom. Append-only: a trigger refuses UPDATE and DELETE."""
+
+    __tablename__ = "audit_log"
+    __table_args__ = (Index("ix_audit_log_at", "at"),)
+
+    id: int | None = Field(default=None, sa_column=Column(BigInteger, primary_key=True))
+    at: datetime = _timestamp()
+    account_id: int | None = _account_ref(nullable=True, ondelete="SET NULL")
+    action: str = Field(sa_column=Column(String(64), nullable=False))
+    target_type: str = Field(default="", sa_column=Column(String(32), nullable=False))
+    target_id: str = Field(default="", sa_column=Column(Text, nullable=False))
+    detail: dict[str, Any] = Field(
+        default_factory=dict, sa_column=Column(JSONB, nullable=False, server_default="{}")
+    )
+
+
+# -- broadcasts (migration 0007; the code is in `broadcasts/`) --------------------------------
+
+
+class Broadcast(SQLModel, table=True):
+    """A notice to families: its audience, its texts per language, and where it stands
+    (draft -> scheduled -> sending -> sent, or cancelled)."""
+
+    __tablename__ = "broadcast"
+    __table_args__ = (Index("ix_broadcast_status_scheduled", "status", "scheduled_at"),)
+
+    id: int | None = Field(default=None, sa_column=Column(BigInteger, primary_key=True))
+    title: str = Field(sa_column=Column(Text, nullable=False))
+    school_ids: list[int] = Field(sa_column=Column(ARRAY(BigInteger), nullable=False))
+    audience: dict[str, Any] = Field(
+        default_factory=dict, sa_column=Column(JSONB, nullable=False, server_default="{}")
+    )
+    template: str | None = Field(default=None, sa_column=Column(String(64), nullable=True))
+    placeholders: dict[str, Any] = Field(
+        default_factory=dict, sa_column=Column(JSONB, nullable=False, server_default="{}")
+    )
+    texts: dict[str, Any] = Field(
+        default_factory=dict, sa_column=Column(JSONB, nullable=False, server_default="{}")
+    )
+    urgent: bool = Field(default=False, nullable=False)
+    status: str = Field(
+        default="draft", sa_column=Column(String(16), nullable=False, server_default="draft")
+    )
+    scheduled_at: datetime | None = _timestamp(nullable=True)
+    created_by: int | None = _account_ref(nullable=True, ondelete="SET NULL")
+    created_at: datetime = _timestamp()
+    sent_at: datetime | None = _timestamp(nullable=True)
+
+
+class BroadcastRecipient(SQLModel, table=True):
+    """One family a notice went to (one message each, even in two targeted classes), or was
+    not sent to and why (`skipped`: opted_out)."""
+
+    __tablename__ = "broadcast_recipient"
+    __table_args__ = (Index("ix_broadcast_recipient_contact", "contact_id"),)
+
+    broadcast_id: int = Field(
+        sa_column=Column(
+            BigInteger, ForeignKey("broadcast.id", ondelete="CASCADE"), primary_key=True
+        )
+    )
+    family_id: int = Field(
+        sa_column=Column(BigInteger, ForeignKey("family.id", ondelete="CASCADE"), primary_key=True)
+    )
+    contact_id: int = Field(
+        sa_column=Column(BigInteger, ForeignKey("contact.id", ondelete="CASCADE"), nullable=False)
+    )
+    school_id: int | None = Field(
+        default=None,
+        sa_column=Column(BigInteger, ForeignKey("school.id", ondelete="SET NULL"), nullable=True),
+    )
+    channel: str = Field(sa_column=Column(String(16), nullable=False))
+    language: str = Field(sa_column=Column(String(8), nullable=False))
+    outbound_message_id: int | None = Field(
+        default=None,
+        sa_column=Column(
+            BigInteger, ForeignKey("outbound_message.id", ondelete="SET NULL"), nullable=True
+        ),
+    )
+    skipped: str | None = Field(default=None, sa_column=Column(String(32), nullable=True))
+
+
+# -- the handover inbox (migration 0007; the code is in `staff/inbox.py`) -----------------------
+
+
+class Handover(SQLModel, table=True):
+    """A parent's conversation handed to a person of their school (None: the default team).
+    One open per contact (a partial unique index)."""
+
+    __tablename__ = "handover"
+    __table_args__ = (
+        CheckConstraint("status IN ('open', 'closed')", name="ck_handover_status"),
+        Index(
+            "uq_handover_open",
+            "contact_id",
+            unique=True,
+            postgresql_where=text("status = 'open'"),
+        ),
+        Index("ix_handover_school_status", "school_id", "status", "opened_at"),
+    )
+
+    id: int | None = Field(default=None, sa_column=Column(BigInteger, primary_key=True))
+    contact_id: int = Field(
+        sa_column=Column(BigInteger, ForeignKey("contact.id", ondelete="CASCADE"), nullable=False)
+    )
+    school_id: int | None = Field(
+        default=None,
+        sa_column=Column(BigInteger, ForeignKey("school.id", ondelete="SET NULL"), nullable=True),
+    )
+    status: str = Field(
+        default="open", sa_column=Column(String(16), nullable=False, server_default="open")
+    )
+    # handover (the parent asked), fallbacks (twice not understood), notice_reply
+    reason: str = Field(sa_column=Column(String(32), nullable=False))
+    broadcast_id: int | None = Field(
+        default=None,
+        sa_column=Column(
+            BigInteger,
+            ForeignKey("broadcast.id", ondelete="SET NULL", name="fk_handover_broadcast"),
+            nullable=True,
+        ),
+    )
+    assigned_to: int | None = Field(
+        default=None,
+        sa_column=Column(
+            BigInteger, ForeignKey("staff_account.id", ondelete="SET NULL"), nullable=True
+        ),
+    )
+    opened_at: datetime = _timestamp()
+    closed_at: datetime | None = _timestamp(nullable=True)

@@ -32,6 +32,7 @@ class Priority(IntEnum):
 
     reply = 100
     keyword = 100
+    staff = 100  # a person of the school answering a parent, or handing back to the assistant
     reminder = 50
     bulk = 0
 

@@ -12,6 +12,7 @@ Both raise `ConfigError` naming the key and the fix.
 
 from __future__ import annotations
 
+import re
 from datetime import time
 from pathlib import Path
 from typing import Literal
@@ -62,6 +63,8 @@ class Settings(BaseSettings):
     # Provider API base URLs, for the fake providers of tests and local development only.
     twilio_api_url: str | None = None
     telegram_api_url: str | None = None
+    # The Rasa server's HTTP API, for `liaison.nlu.engine: rasa` (`liaison rasa serve`).
+    rasa_url: str = "http://127.0.0.1:5005"
 
     @property
     def twilio_enabled(self) -> bool:
@@ -88,6 +91,8 @@ class NLUConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     engine: Literal["embedded", "rasa"] = "embedded"
+    # With `engine: rasa`: a parse slower than this is answered by the embedded engine.
+    rasa_timeout_seconds: float = Field(default=1.0, gt=0, le=30)
     fallback_threshold: float = Field(default=0.4, ge=0.0, le=1.0)
     fallbacks_before_handover: int = Field(default=2, ge=1, le=10)
 
@@ -193,6 +198,52 @@ class FollowupsConfig(BaseModel):
     autonomy_after_days: int = Field(default=7, ge=2, le=60)
 
 
+_DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+_CLOCK = re.compile(r"^([01][0-9]|2[0-3]):[0-5][0-9]$")
+
+
+class InboxConfig(BaseModel):
+    """The staff inbox: the team that answers parents whose school is not known (the default
+    team), and when people answer, on its clock. Schools give their own hours."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    default_team: str = "Équipe Liaison"
+    # None: `liaison.timezone`.
+    timezone: str | None = None
+    # {"mon": [["08:30", "12:00"], ["13:30", "17:00"]], ...}; a day left out is closed.
+    # Public holidays are closed too.
+    opening_hours: dict[str, list[tuple[str, str]]] = Field(
+        default_factory=lambda: {day: [("08:30", "12:00"), ("13:30", "17:00")] for day in _DAYS[:5]}
+    )
+
+    @field_validator("opening_hours")
+    @classmethod
+    def _check_hours(
+        cls, hours: dict[str, list[tuple[str, str]]]
+    ) -> dict[str, list[tuple[str, str]]]:
+        for day, spans in hours.items():
+            if day not in _DAYS:
+                raise ValueError(f"unknown day {day!r}; use {', '.join(_DAYS)}")
+            for start, end in spans:
+                if not (_CLOCK.match(start) and _CLOCK.match(end)) or start >= end:
+                    raise ValueError(
+                        f'{day}: [{start!r}, {end!r}] must be two quoted times "HH:MM", '
+                        "the first before the second"
+                    )
+        return hours
+
+    @field_validator("timezone")
+    @classmethod
+    def _check_timezone(cls, name: str | None) -> str | None:
+        if name is not None:
+            try:
+                ZoneInfo(name)
+            except (ZoneInfoNotFoundError, ValueError) as exc:
+                raise ValueError(f"{name!r} is not a time zone such as Europe/Paris") from exc
+        return name
+
+
 class AssistantConfig(BaseModel):
     """The `liaison:` section of config.yml."""
 
@@ -213,6 +264,7 @@ class AssistantConfig(BaseModel):
     quiet_hours: QuietHoursConfig = Field(default_factory=QuietHoursConfig)
     reminders: RemindersConfig = Field(default_factory=RemindersConfig)
     followups: FollowupsConfig = Field(default_factory=FollowupsConfig)
+    inbox: InboxConfig = Field(default_factory=InboxConfig)
 
     @field_validator("languages")
     @classmethod

@@ -1,8 +1,9 @@
 """Staff accounts: created with `liaison staff create`, signed in with e-mail and password.
 
-Roles are an open list; a page names the roles it admits. "organiser" runs workshops (create,
-publish, check in, figures); "admin" may do everything. Broadcasts and the staff inbox will
-add theirs ("school"...) without a schema change.
+Roles (`ROLES`); a page names the roles it admits. "organiser" runs workshops (create,
+publish, check in, figures), "school" works for schools, "mediator" acts for families that agreed
+to it; "admin" may do everything. Which workshops, schools and families an account reaches is
+its scope, in `staff.scopes`.
 """
 
 from __future__ import annotations
@@ -27,8 +28,9 @@ ROLES = {
 AREAS = {
     "workshops": frozenset({"organiser"}),
     "inbox": frozenset({"school", "mediator"}),
-    "families": frozenset({"school", "mediator"}),
+    "families": frozenset({"school"}),
     "journal": frozenset({"admin"}),
+    "broadcasts": frozenset({"school"}),
 }
 _EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,255}\.[^@\s]{2,63}$")
 

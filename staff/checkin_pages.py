@@ -23,16 +23,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlencode
 
 from babel import Locale
 from babel.dates import format_date, format_time
+from psycopg import AsyncConnection
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from liaison.settings import SUPPORTED_LANGUAGES
 from liaison.signing import BadToken
+from staff import audit, scopes
 from staff.site import ORGANISERS, StaffRequest
 from workshops import attendance, checkin_codes, wording
 from workshops.attendance import ATTENDANCES, AttendanceError
@@ -62,6 +64,11 @@ STATUSES = {
 }
 MARKS = {"attended": "Présent", "no_show": "Absent", "excused": "Excusé"}
 _NOT_A_CODE = "Code non valable : ce QR code n'a pas été fait par Liaison pour l'accueil."
+# Another organiser's workshop looks like a workshop that is gone.
+_NOT_YOURS = (
+    "Code non valable pour vos ateliers : l'inscription n'existe plus "
+    "ou l'atelier est géré par quelqu'un d'autre."
+)
 
 
 def routes(site: StaffSite) -> list[BaseRoute]:
@@ -93,6 +100,16 @@ def list_url(ref: str, *, query: str = "", anchor: str = "", **params: str) -> s
         + (f"?{urlencode(values)}" if values else "")
         + (f"#{anchor}" if anchor else "")
     )
+
+
+async def _door(
+    connection: AsyncConnection[Any], staff: StaffRequest, ref: str
+) -> attendance.Door | None:
+    """The workshop `ref` when the account manages it (else None: a 404 either way)."""
+    door = await attendance.find_workshop(connection, ref=ref)
+    if door is None or not await scopes.can_manage_workshop(connection, staff.account, door.id):
+        return None
+    return door
 
 
 def _number(text: str) -> int | None:
@@ -140,7 +157,7 @@ class CheckinPages:
         query = query.strip()[:64]
         now = _now()
         async with self.site.pool.connection() as connection:
-            door = await attendance.find_workshop(connection, ref=ref)
+            door = await _door(connection, staff, ref)
             if door is None:
                 return self.site.error(staff, 404, "Cet atelier n'existe pas.")
             people = await attendance.checkin_list(connection, door.id, query)
@@ -171,6 +188,8 @@ class CheckinPages:
 
     async def mark(self, staff: StaffRequest) -> Response:
         ref = staff.request.path_params["ref"]
+        if not await self._manages(staff, ref):
+            return self.site.error(staff, 404, "Cet atelier n'existe pas.")
         query = staff.form.get("q", "")
         enrolment = _number(staff.form.get("enrolment", ""))
         value = staff.form.get("attendance", "")
@@ -178,11 +197,19 @@ class CheckinPages:
             return self.site.error(staff, 400, "Le formulaire envoyé est incomplet.")
         try:
             async with self.site.pool.connection() as connection:
-                door = await attendance.find_workshop(connection, ref=ref)
+                door = await _door(connection, staff, ref)
                 if door is None:
                     return self.site.error(staff, 404, "Cet atelier n'existe pas.")
                 await attendance.mark(
                     connection, enrolment, door.id, value or None, staff.account.id, _now()
+                )
+                await audit.record(
+                    connection,
+                    staff.account.id,
+                    "attendance.marked" if value else "attendance.undone",
+                    "enrolment",
+                    enrolment,
+                    {"workshop_id": door.id, **({"attendance": value} if value else {})},
                 )
         except attendance.UnknownEnrolment as exc:
             return await self._list(staff, ref, query, status=404, error=str(exc))
@@ -192,6 +219,8 @@ class CheckinPages:
 
     async def walk_in(self, staff: StaffRequest) -> Response:
         ref = staff.request.path_params["ref"]
+        if not await self._manages(staff, ref):
+            return self.site.error(staff, 404, "Cet atelier n'existe pas.")
         typed = WalkInForm(
             people=staff.form.get("people", "")[:8],
             language=staff.form.get("language", "")[:8],
@@ -200,11 +229,19 @@ class CheckinPages:
         try:
             new = attendance.read_walk_in(staff.form)
             async with self.site.pool.connection() as connection:
-                door = await attendance.find_workshop(connection, ref=ref)
+                door = await _door(connection, staff, ref)
                 if door is None:
                     return self.site.error(staff, 404, "Cet atelier n'existe pas.")
                 walk_in_id = await attendance.add_walk_in(
                     connection, door.id, new, staff.account.id, _now()
+                )
+                await audit.record(
+                    connection,
+                    staff.account.id,
+                    "walk_in.added",
+                    "walk_in",
+                    walk_in_id,
+                    {"workshop_id": door.id, "people": new.people},
                 )
         except attendance.InvalidWalkIn as exc:
             refused = WalkInForm(typed.people, typed.language, typed.label, tuple(exc.problems))
@@ -215,19 +252,36 @@ class CheckinPages:
 
     async def remove_walk_in(self, staff: StaffRequest) -> Response:
         ref = staff.request.path_params["ref"]
+        if not await self._manages(staff, ref):
+            return self.site.error(staff, 404, "Cet atelier n'existe pas.")
         walk_in_id = _number(staff.form.get("walk_in", ""))
         if walk_in_id is None:
             return self.site.error(staff, 400, "Le formulaire envoyé est incomplet.")
         async with self.site.pool.connection() as connection:
-            door = await attendance.find_workshop(connection, ref=ref)
+            door = await _door(connection, staff, ref)
             if door is None:
                 return self.site.error(staff, 404, "Cet atelier n'existe pas.")
             removed = await attendance.remove_walk_in(connection, walk_in_id, door.id)
+            if removed:
+                await audit.record(
+                    connection,
+                    staff.account.id,
+                    "walk_in.removed",
+                    "walk_in",
+                    walk_in_id,
+                    {"workshop_id": door.id},
+                )
         if not removed:
             return await self._list(
                 staff, ref, "", status=404, error="Cette venue sans inscription n'existe plus."
             )
         return self.site.redirect(list_url(ref, anchor="sans-inscription"))
+
+    async def _manages(self, staff: StaffRequest, ref: str) -> bool:
+        """Whether the account manages workshop `ref`: asked before reading the form, so that
+        another organiser's workshop answers 404 whatever is posted."""
+        async with self.site.pool.connection() as connection:
+            return await _door(connection, staff, ref) is not None
 
     # -- the QR code -----------------------------------------------------------------------
 
@@ -237,6 +291,8 @@ class CheckinPages:
         try:
             async with self.site.pool.connection() as connection:
                 holder = await checkin_codes.look(connection, self.site.signer, text)
+                if not await scopes.can_manage_workshop(connection, staff.account, holder.door.id):
+                    return self._refused(staff, 404, _NOT_YOURS)
         except BadToken:
             return self._refused(staff, 400, _NOT_A_CODE)
         except UnknownCode:
@@ -249,9 +305,22 @@ class CheckinPages:
     async def use_code(self, staff: StaffRequest) -> Response:
         text = staff.request.path_params["token"]
         try:
-            async with self.site.pool.connection() as connection:
+            code = checkin_codes.read(self.site.signer, text)
+            async with self.site.pool.connection() as connection, connection.transaction():
+                if not await scopes.can_manage_workshop(
+                    connection, staff.account, code.workshop_id
+                ):
+                    return self._refused(staff, 404, _NOT_YOURS)
                 holder = await checkin_codes.use(
                     connection, self.site.signer, text, _now(), by=staff.account.id
+                )
+                await audit.record(
+                    connection,
+                    staff.account.id,
+                    "checkin_code.used",
+                    "enrolment",
+                    holder.enrolment_id,
+                    {"workshop_id": holder.door.id},
                 )
         except BadToken:
             return self._refused(staff, 400, _NOT_A_CODE)

@@ -9,7 +9,8 @@ numbers, SVG charts (inline, drawn by `workshops.charts`) and a CSV download.
 Days are read on the clock of `liaison.timezone`; without `du` and `au` the period is the
 current school year (1 September to 31 August). A query that cannot be answered (a day that is
 not a date, `au` before `du`, more than five years, a territory no workshop could have) gets a
-400 page that says why; an unknown workshop a 404 page. Organisers and admins only.
+400 page that says why; an unknown workshop a 404 page. Organisers and admins only; an
+organiser sees the workshops they manage (`staff.scopes`), another's workshop is a 404.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from liaison.errors import BadRequest
+from staff import scopes
 from staff.site import ORGANISERS, SECURITY_HEADERS, StaffRequest
 from workshops import charts, figures, figures_csv
 from workshops.figures import Figures, PeriodFigures, WorkshopFigures
@@ -121,7 +123,8 @@ class FigurePages:
         params = staff.request.query_params
         today = datetime.now(self.zone).date()
         async with self.site.pool.connection() as connection:
-            territories = await _territories(connection)
+            mine = await scopes.workshop_ids(connection, staff.account)
+            territories = await _territories(connection, mine)
             try:
                 period = read_period(params, today)
             except BadRequest as exc:
@@ -129,7 +132,10 @@ class FigurePages:
                     staff, today, territories, error=str(exc), asked=params, status=400
                 )
             result = await figures.for_period(
-                connection, *period.bounds(self.zone), territory=period.territory
+                connection,
+                *period.bounds(self.zone),
+                territory=period.territory,
+                workshop_ids=mine,
             )
         return self._period_page(staff, today, territories, period=period, result=result)
 
@@ -140,12 +146,15 @@ class FigurePages:
             return self.site.error(staff, 400, str(exc))
         async with self.site.pool.connection() as connection:
             result = await figures.for_period(
-                connection, *period.bounds(self.zone), territory=period.territory
+                connection,
+                *period.bounds(self.zone),
+                territory=period.territory,
+                workshop_ids=await scopes.workshop_ids(connection, staff.account),
             )
         return _csv(figures_csv.for_period(result), figures_csv.filename(result))
 
     async def workshop(self, staff: StaffRequest) -> Response:
-        row = await self._workshop(staff.request.path_params["ref"])
+        row = await self._workshop(staff, staff.request.path_params["ref"])
         if row is None:
             return self._unknown(staff)
         f = row.figures
@@ -170,7 +179,7 @@ class FigurePages:
         )
 
     async def workshop_csv(self, staff: StaffRequest) -> Response:
-        row = await self._workshop(staff.request.path_params["ref"])
+        row = await self._workshop(staff, staff.request.path_params["ref"])
         if row is None:
             return self._unknown(staff)
         name = _FILE_SAFE.sub("_", row.ref).strip("_") or str(row.id)
@@ -178,16 +187,16 @@ class FigurePages:
 
     # -- helpers ---------------------------------------------------------------------------
 
-    async def _workshop(self, ref: str) -> WorkshopFigures | None:
+    async def _workshop(self, staff: StaffRequest, ref: str) -> WorkshopFigures | None:
+        """The figures of workshop `ref` when the account manages it (else None: a 404)."""
         if len(ref) > REF_LIMIT or _CONTROL.search(ref):
             return None  # no workshop has such a ref: not worth a query
         async with self.site.pool.connection() as connection:
-            cursor = await connection.execute("SELECT id FROM workshop WHERE ref = %s", (ref,))
-            found = await cursor.fetchone()
+            found = await scopes.managed_workshop_id(connection, staff.account, ref)
             if found is None:
                 return None
             try:
-                return await figures.for_workshop(connection, int(found[0]))
+                return await figures.for_workshop(connection, found)
             except figures.UnknownWorkshop:  # deleted in between
                 return None
 
@@ -342,12 +351,16 @@ def _choices(territories: list[str] | None, chosen: str | None) -> list[str] | N
     return territories
 
 
-async def _territories(connection: AsyncConnection[Any]) -> list[str] | None:
-    """The territories of the workshops that are not drafts; None when there are too many."""
+async def _territories(
+    connection: AsyncConnection[Any], workshop_ids: set[int] | None = None
+) -> list[str] | None:
+    """The territories of the workshops that are not drafts (among `workshop_ids` when given);
+    None when there are too many."""
+    ids = None if workshop_ids is None else sorted(workshop_ids)
     cursor = await connection.execute(
         "SELECT DISTINCT territory FROM workshop WHERE status <> 'draft' AND territory <> '' "
-        "ORDER BY territory LIMIT %s",
-        (TERRITORY_CHOICES + 1,),
+        "AND (%s::bigint[] IS NULL OR id = ANY(%s::bigint[])) ORDER BY territory LIMIT %s",
+        (ids, ids, TERRITORY_CHOICES + 1),
     )
     found = [str(row[0]) for row in await cursor.fetchall()]
     return found if len(found) <= TERRITORY_CHOICES else None

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 from starlette.routing import BaseRoute
 
 from staff import (
+    broadcast_pages,
     checkin_pages,
     figure_pages,
     inbox_pages,
@@ -27,4 +28,5 @@ ALL: list[Section] = [
     school_pages.routes,
     inbox_pages.routes,
     journal_pages.routes,
+    broadcast_pages.routes,
 ]

@@ -9,8 +9,12 @@ opens a check-in page in the browser: a top-level GET that must carry the sessio
 is a POST with a CSRF token) and `Secure` with the `__Host-` prefix when `LIAISON_PUBLIC_URL` is
 https. Pages are never cached and cannot be framed.
 
-Sections (workshops, check-in, figures) live in their own modules and give their routes to
-`StaffSite.routes()`.
+Sign-in is throttled (`staff.throttle`: 5 failures for one e-mail or 20 from one address in
+15 minutes answer 429 without checking the password); sign-ins, failures and sign-outs go to
+the audit log (`staff.audit`). What an account reaches within its roles is `staff.scopes`.
+
+Sections (workshops, check-in, figures, families, inbox, journal) live in their own modules and
+give their routes to `StaffSite.routes()`.
 """
 
 from __future__ import annotations
@@ -40,7 +44,7 @@ from liaison.errors import BadRequest, MessageTooLarge
 from liaison.i18n import Catalogs
 from liaison.settings import AssistantConfig
 from liaison.signing import Signer
-from staff import accounts, sessions
+from staff import accounts, audit, sessions, throttle
 from staff.sessions import Session
 
 log = logging.getLogger(__name__)
@@ -61,6 +65,7 @@ SECURITY_HEADERS = {
     "Referrer-Policy": "no-referrer",
 }
 ORGANISERS = frozenset({"organiser"})
+THROTTLED = "Trop d'essais. Réessayez dans 15 minutes."
 
 
 @dataclass
@@ -115,7 +120,7 @@ class StaffSite:
             Mount(
                 "/staff",
                 routes=[
-                    Route("/", self.page(ORGANISERS)(self._home), methods=["GET"]),
+                    Route("/", self.page(frozenset())(self._home), methods=["GET"]),
                     Route("/connexion", self._login_page, methods=["GET"]),
                     Route("/connexion", self._login, methods=["POST"]),
                     Route("/deconnexion", self.page(frozenset())(self._logout), methods=["POST"]),
@@ -218,7 +223,10 @@ class StaffSite:
     # -- sign-in -----------------------------------------------------------------------
 
     async def _home(self, staff: StaffRequest) -> Response:
-        return self.redirect("/staff/ateliers")
+        home = home_of(staff.account)
+        if home == "/staff/":
+            return self.error(staff, 403, "Votre compte n'a pas accès à cette page.")
+        return self.redirect(home)
 
     async def _login_page(
         self, request: Request, *, error: str = "", status: int = 200
@@ -257,18 +265,37 @@ class StaffSite:
             )
         email, password = form.get("email", "").strip(), form.get("password", "")
         now = _now()
+        keys = throttle.keys(email, request.client.host if request.client else "")
         async with self.pool.connection() as connection:
-            account = await accounts.authenticate(
-                connection, email=email, password=password, now=now
-            )
+            async with connection.transaction():
+                await throttle.hold(connection, keys)
+                refused = await throttle.refused(connection, keys, now)
+                account = None
+                if not refused:  # the password is not even checked
+                    account = await accounts.authenticate(
+                        connection, email=email, password=password, now=now
+                    )
+                    if account is None:
+                        await throttle.failed(connection, keys, now)
+                        await self._audit_failure(connection, email, now)
+            if refused:
+                log.warning("staff sign-in throttled")
+                response = await self._login_page(request, error=THROTTLED, status=429)
+                response.headers["Retry-After"] = str(int(throttle.WINDOW.total_seconds()))
+                return response
             if account is None:
                 log.info("staff sign-in refused")
                 return await self._login_page(
                     request, error="E-mail ou mot de passe incorrect.", status=401
                 )
-            token, _session = await sessions.open_session(connection, account, now)
+            async with connection.transaction():
+                await throttle.succeeded(connection, keys)
+                token, _session = await sessions.open_session(connection, account, now)
+                await audit.record(
+                    connection, account.id, "sign_in.succeeded", "account", account.id, at=now
+                )
         log.info("staff sign-in: account %d", account.id)
-        response = self.redirect(_safe_next(form.get("suite", "")) or "/staff/ateliers")
+        response = self.redirect(_safe_next(form.get("suite", "")) or home_of(account))
         response.set_cookie(
             self.cookie,
             token,
@@ -281,12 +308,41 @@ class StaffSite:
         response.delete_cookie("liaison_login", path="/staff/connexion")
         return response
 
+    async def _audit_failure(
+        self, connection: AsyncConnection[Any], email: str, now: datetime
+    ) -> None:
+        """A refused sign-in: on the account when the e-mail is one, else the e-mail's digest."""
+        cursor = await connection.execute(
+            "SELECT id FROM staff_account WHERE lower(email) = lower(%s)", (email,)
+        )
+        row = await cursor.fetchone()
+        if row is not None:
+            await audit.record(connection, None, "sign_in.failed", "account", int(row[0]), at=now)
+        else:
+            detail = {"email_sha256": audit.email_digest(email)}
+            await audit.record(connection, None, "sign_in.failed", "account", "", detail, at=now)
+
     async def _logout(self, staff: StaffRequest) -> Response:
         async with self.pool.connection() as connection:
             await sessions.close_session(connection, staff.request.cookies.get(self.cookie, ""))
+            account_id = staff.account.id
+            await audit.record(connection, account_id, "sign_out", "account", account_id)
         response = self.redirect("/staff/connexion")
         response.delete_cookie(self.cookie, path="/", secure=self.secure, httponly=True)
         return response
+
+
+def home_of(account: accounts.Account) -> str:
+    """The first page of the staff site for `account`: the first part of the menu it sees."""
+    for area, path in (
+        ("workshops", "/staff/ateliers"),
+        ("inbox", "/staff/messages"),
+        ("families", "/staff/familles"),
+        ("journal", "/staff/journal"),
+    ):
+        if account.can_see(area):
+            return path
+    return "/staff/"
 
 
 def _now() -> datetime:

@@ -18,7 +18,7 @@ from psycopg import AsyncConnection
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from staff import workshop_form
+from staff import audit, scopes, workshop_form
 from staff.site import ORGANISERS, SECURITY_HEADERS, StaffRequest
 from staff.workshop_form import STATUS_LABELS, Problem
 from workshops import cancellation, changes, csv_io, enrolment, store
@@ -88,7 +88,9 @@ class WorkshopPages:
         now = _now()
         async with self.site.pool.connection() as connection:
             workshops = await store.load(connection, status=status or None)
+            mine = await scopes.workshop_refs(connection, staff.account)
             seats = await enrolment.occupancy(connection)
+        workshops = [w for w in workshops if mine is None or w.ref in mine]
         cards = [self._card(w, seats.get(w.ref, (0, 0)), now) for w in workshops]
         upcoming = [card for card in cards if not card.past]
         past = sorted((card for card in cards if card.past), key=_start, reverse=True)
@@ -134,6 +136,12 @@ class WorkshopPages:
         async with self.site.pool.connection() as connection, connection.transaction():
             workshop = replace(workshop, ref=await workshop_form.new_ref(connection, workshop))
             await self._update(connection, workshop)
+            # Its creator manages it (an organiser sees only the workshops linked to them).
+            workshop_id = await _id_of(connection, workshop.ref)
+            await scopes.link_workshop(connection, staff.account.id, workshop_id)
+            await audit.record(
+                connection, staff.account.id, "workshop.created", "workshop", workshop_id
+            )
         return self.site.redirect(_done("cree", workshop.ref))
 
     async def edit_form(self, staff: StaffRequest) -> Response:
@@ -157,6 +165,14 @@ class WorkshopPages:
         try:
             async with self.site.pool.connection() as connection, connection.transaction():
                 result = await self._update(connection, workshop, keep_status=True)
+                await audit.record(
+                    connection,
+                    staff.account.id,
+                    "workshop.edited",
+                    "workshop",
+                    await _id_of(connection, workshop.ref),
+                    {"told": result.told, "offered": result.offered},
+                )
         except changes.Refused as refused:
             found = [Problem(refused.field, str(refused))]
             return self._form(staff, values, ref=current.ref, current=current, problems=found)
@@ -201,6 +217,11 @@ class WorkshopPages:
             return _missing(self.site, staff)
         async with self.site.pool.connection() as connection, connection.transaction():
             refused = await changes.publish(connection, workshop.ref, now=_now())
+            if refused is None:
+                workshop_id = await _id_of(connection, workshop.ref)
+                await audit.record(
+                    connection, staff.account.id, "workshop.published", "workshop", workshop_id
+                )
         if refused is not None:
             return self.site.error(staff, 409, refused)
         return self.site.redirect(_done("publie", workshop.ref))
@@ -222,6 +243,9 @@ class WorkshopPages:
     async def cancel(self, staff: StaffRequest) -> Response:
         ref = staff.request.path_params["ref"]
         async with self.site.pool.connection() as connection, connection.transaction():
+            workshop_id = await scopes.managed_workshop_id(connection, staff.account, ref)
+            if workshop_id is None:
+                return _missing(self.site, staff)
             done = await cancellation.cancel(
                 connection,
                 ref,
@@ -230,6 +254,15 @@ class WorkshopPages:
                 catalogs=self.site.catalogs,
                 default_language=self.site.config.default_language,
             )
+            if done is not None and not done.already:
+                await audit.record(
+                    connection,
+                    staff.account.id,
+                    "workshop.cancelled",
+                    "workshop",
+                    workshop_id,
+                    {"told": done.told},
+                )
         if done is None:
             return _missing(self.site, staff)
         return self.site.redirect(
@@ -240,7 +273,9 @@ class WorkshopPages:
 
     async def export(self, staff: StaffRequest) -> Response:
         async with self.site.pool.connection() as connection:
-            text = csv_io.write(await store.load(connection))
+            mine = await scopes.workshop_refs(connection, staff.account)
+            workshops = await store.load(connection)
+        text = csv_io.write([w for w in workshops if mine is None or w.ref in mine])
         day = _now().strftime("%Y-%m-%d")
         headers = {
             **SECURITY_HEADERS,
@@ -264,11 +299,25 @@ class WorkshopPages:
             async with self.site.pool.connection() as connection, connection.transaction():
                 refused: list[str] = []
                 for line, workshop in enumerate(workshops, start=2):
+                    if not await _may_import(connection, staff, workshop.ref):
+                        refused.append(f"ligne {line} : {workshop.ref} : {_TAKEN}")
+                        continue
                     try:
                         result = await self._update(connection, workshop)
                     except changes.Refused as error:
                         refused.append(f"ligne {line} : {workshop.ref} : {error}")
                         continue
+                    workshop_id = await _id_of(connection, workshop.ref)
+                    if result.created:
+                        await scopes.link_workshop(connection, staff.account.id, workshop_id)
+                    await audit.record(
+                        connection,
+                        staff.account.id,
+                        "workshop.imported",
+                        "workshop",
+                        workshop_id,
+                        {"created": result.created},
+                    )
                     created += result.created
                     updated += not result.created
                     told += result.told + (result.cancelled.told if result.cancelled else 0)
@@ -294,8 +343,12 @@ class WorkshopPages:
     # -- shared --------------------------------------------------------------------------
 
     async def _load(self, staff: StaffRequest) -> Workshop | None:
+        """The workshop of the URL, when the account manages it (else None: a 404, so that
+        another organiser's workshop looks like no workshop)."""
         ref = staff.request.path_params["ref"]
         async with self.site.pool.connection() as connection:
+            if await scopes.managed_workshop_id(connection, staff.account, ref) is None:
+                return None
             return (await store.load_by_refs(connection, [ref])).get(ref)
 
     async def _update(
@@ -317,6 +370,23 @@ class _NothingImported(Exception):
     def __init__(self, problems: list[str]) -> None:
         super().__init__(f"{len(problems)} problem(s)")
         self.problems = problems
+
+
+_TAKEN = "cette référence est déjà celle d'un atelier que vous ne gérez pas"
+
+
+async def _id_of(connection: AsyncConnection[Any], ref: str) -> int:
+    cursor = await connection.execute("SELECT id FROM workshop WHERE ref = %s", (ref,))
+    row = await cursor.fetchone()
+    assert row is not None, ref
+    return int(row[0])
+
+
+async def _may_import(connection: AsyncConnection[Any], staff: StaffRequest, ref: str) -> bool:
+    """A new ref, or the ref of a workshop the account manages."""
+    cursor = await connection.execute("SELECT id FROM workshop WHERE ref = %s", (ref,))
+    row = await cursor.fetchone()
+    return row is None or await scopes.can_manage_workshop(connection, staff.account, int(row[0]))
 
 
 def _now() -> datetime:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -11,7 +12,7 @@ import httpx
 from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 
-from staff import accounts
+from staff import accounts, scopes
 
 PASSWORD = "correct horse battery staple"
 _CSRF = re.compile(r'name="csrf" value="([^"]+)"')
@@ -23,10 +24,13 @@ async def make_account(
     *,
     roles: tuple[str, ...] = ("organiser",),
     password: str = PASSWORD,
+    workshops: Iterable[int] = (),
+    schools: Iterable[int] = (),
 ) -> accounts.Account:
-    """A new account with a unique e-mail."""
+    """A new account with a unique e-mail, managing `workshops` and working for `schools`
+    (ids; an organiser sees only the workshops linked to them)."""
     async with pool.connection() as connection:
-        return await accounts.create(
+        account = await accounts.create(
             connection,
             email=f"staff-{uuid.uuid4().hex[:10]}@example.org",
             name="Camille Test",
@@ -34,6 +38,11 @@ async def make_account(
             roles=roles,
             now=datetime.now(UTC),
         )
+        for workshop_id in workshops:
+            await scopes.link_workshop(connection, account.id, workshop_id)
+        for school_id in schools:
+            await scopes.grant_school(connection, account.id, school_id)
+        return account
 
 
 class Clients:

@@ -127,8 +127,11 @@ async def used(pool: Any, token: str) -> bool:
         return await cursor.fetchone() is not None
 
 
-async def organiser(pool: Any, staff_clients: Any, url: str) -> tuple[httpx.Client, Account]:
-    account = await make_account(pool)
+async def organiser(
+    pool: Any, staff_clients: Any, url: str, *workshops: Setup
+) -> tuple[httpx.Client, Account]:
+    """A signed-in organiser managing `workshops`."""
+    account = await make_account(pool, workshops=[setup.workshop_id for setup in workshops])
     client, _ = staff_clients.sign_in(url, account.email)
     return client, account
 
@@ -154,7 +157,7 @@ async def test_the_list_shows_numbers_masked_phones_and_counts_but_no_address(
     live_server_url, pool, staff_clients
 ) -> None:
     setup = await make_workshop(pool, starts_in=timedelta(minutes=30), parents=family())
-    client, _ = await organiser(pool, staff_clients, live_server_url)
+    client, _ = await organiser(pool, staff_clients, live_server_url, setup)
     page = client.get(f"/staff/ateliers/{setup.ref}/accueil")
     assert page.status_code == 200
     shown = numbers(page.text)
@@ -174,7 +177,7 @@ async def test_the_list_shows_numbers_masked_phones_and_counts_but_no_address(
 
 async def test_search_by_number_and_by_phone_digits(live_server_url, pool, staff_clients) -> None:
     setup = await make_workshop(pool, starts_in=timedelta(minutes=30), parents=family())
-    client, _ = await organiser(pool, staff_clients, live_server_url)
+    client, _ = await organiser(pool, staff_clients, live_server_url, setup)
     ids, phone = setup.enrolments, setup.addresses["sms"]
     national = "0" + phone[3:]
     spaced = " ".join(national[i : i + 2] for i in range(0, 10, 2))
@@ -211,7 +214,7 @@ async def test_mark_attended_undo_and_no_show_refused_before_the_start(
     live_server_url, pool, staff_clients
 ) -> None:
     setup = await make_workshop(pool, starts_in=timedelta(minutes=30), parents=family())
-    client, account = await organiser(pool, staff_clients, live_server_url)
+    client, account = await organiser(pool, staff_clients, live_server_url, setup)
     url = f"/staff/ateliers/{setup.ref}/accueil"
     csrf = csrf_of(client.get(url).text)
     sms = setup.enrolments["sms"]
@@ -245,7 +248,7 @@ async def test_no_show_and_excused_once_started_for_seats_only(
     live_server_url, pool, staff_clients
 ) -> None:
     setup = await make_workshop(pool, starts_in=-timedelta(minutes=30), parents=family())
-    client, account = await organiser(pool, staff_clients, live_server_url)
+    client, account = await organiser(pool, staff_clients, live_server_url, setup)
     url = f"/staff/ateliers/{setup.ref}/accueil"
     page = client.get(url).text
     assert 'value="no_show"' in page and 'value="excused"' in page
@@ -276,7 +279,7 @@ async def test_nothing_is_marked_before_the_workshops_day(
     live_server_url, pool, staff_clients
 ) -> None:
     setup = await make_workshop(pool, starts_in=timedelta(days=3), parents=family())
-    client, _ = await organiser(pool, staff_clients, live_server_url)
+    client, _ = await organiser(pool, staff_clients, live_server_url, setup)
     url = f"/staff/ateliers/{setup.ref}/accueil"
     page = client.get(url).text
     assert "L'accueil ouvre le jour de l'atelier" in page and 'value="attended"' not in page
@@ -296,7 +299,7 @@ async def test_unknown_attendance_values_are_refused(
     live_server_url, pool, staff_clients, value
 ) -> None:
     setup = await make_workshop(pool, starts_in=timedelta(minutes=30), parents=family())
-    client, _ = await organiser(pool, staff_clients, live_server_url)
+    client, _ = await organiser(pool, staff_clients, live_server_url, setup)
     url = f"/staff/ateliers/{setup.ref}/accueil"
     csrf = csrf_of(client.get(url).text)
     answer = client.post(
@@ -312,7 +315,7 @@ async def test_an_enrolment_of_another_workshop_cannot_be_marked(
 ) -> None:
     mine = await make_workshop(pool, starts_in=-timedelta(minutes=30), parents=family())
     other = await make_workshop(pool, starts_in=-timedelta(minutes=30), parents=family())
-    client, _ = await organiser(pool, staff_clients, live_server_url)
+    client, _ = await organiser(pool, staff_clients, live_server_url, mine, other)
     url = f"/staff/ateliers/{mine.ref}/accueil"
     csrf = csrf_of(client.get(url).text)
     stranger = other.enrolments["sms"]
@@ -347,7 +350,7 @@ async def test_a_walk_in_is_added_counted_and_taken_back(
     live_server_url, pool, staff_clients
 ) -> None:
     setup = await make_workshop(pool, starts_in=timedelta(minutes=30), parents=family())
-    client, account = await organiser(pool, staff_clients, live_server_url)
+    client, account = await organiser(pool, staff_clients, live_server_url, setup)
     url = f"/staff/ateliers/{setup.ref}/accueil"
     csrf = csrf_of(client.get(url).text)
     answer = client.post(
@@ -396,7 +399,7 @@ async def test_a_bad_walk_in_is_refused_clearly(
     live_server_url, pool, staff_clients, fields, problem
 ) -> None:
     setup = await make_workshop(pool, starts_in=timedelta(minutes=30))
-    client, _ = await organiser(pool, staff_clients, live_server_url)
+    client, _ = await organiser(pool, staff_clients, live_server_url, setup)
     url = f"/staff/ateliers/{setup.ref}/accueil"
     csrf = csrf_of(client.get(url).text)
     answer = client.post(f"{url}/sans-inscription", data={"csrf": csrf, **fields})
@@ -426,7 +429,7 @@ async def test_pages_need_a_session_and_forms_their_csrf_token(
     for path in (f"{url}/presence", f"{url}/sans-inscription", f"/staff/accueil/{token}"):
         assert anonymous.post(path, data={"enrolment": "1", "people": "1"}).status_code == 403
 
-    client, _ = await organiser(pool, staff_clients, live_server_url)
+    client, _ = await organiser(pool, staff_clients, live_server_url, setup)
     form = {"enrolment": setup.enrolments["sms"], "attendance": "attended", "people": "1"}
     for csrf in (None, "forged"):
         data = form if csrf is None else {**form, "csrf": csrf}
@@ -443,7 +446,7 @@ async def test_after_signing_in_a_scanned_code_opens_the_persons_card(
 ) -> None:
     setup = await make_workshop(pool, starts_in=timedelta(minutes=30), parents=family())
     token = checkin_codes.token(signer, setup.enrolments["sms"], setup.workshop_id)
-    account = await make_account(pool)
+    account = await make_account(pool, workshops=[setup.workshop_id])
     client, answer = staff_clients.sign_in(
         live_server_url, account.email, suite=f"/staff/accueil/{token}"
     )
@@ -492,7 +495,7 @@ async def test_a_forged_code_is_refused(
     assert forged != good
     with pytest.raises(BadToken):
         checkin_codes.read(signer, forged)
-    client, _ = await organiser(pool, staff_clients, live_server_url)
+    client, _ = await organiser(pool, staff_clients, live_server_url, setup)
     card = client.get(f"/staff/accueil/{forged}")
     assert card.status_code == 400
     assert "Code non valable" in seen(card) and "Confirmer l'arrivée" not in seen(card)
@@ -511,7 +514,7 @@ async def test_a_get_never_uses_a_code_and_a_reused_code_is_refused(
     setup = await make_workshop(pool, starts_in=timedelta(minutes=30), parents=family())
     sms = setup.enrolments["sms"]
     token = checkin_codes.token(signer, sms, setup.workshop_id)
-    client, account = await organiser(pool, staff_clients, live_server_url)
+    client, account = await organiser(pool, staff_clients, live_server_url, setup)
     for _ in range(3):  # a link preview, a prefetch, the organiser
         card = client.get(f"/staff/accueil/{token}")
         assert card.status_code == 200 and "Confirmer l'arrivée" in seen(card)
@@ -553,7 +556,7 @@ async def test_a_cancelled_enrolments_code_is_refused(
     setup = await make_workshop(pool, starts_in=timedelta(minutes=30), parents=parents)
     late = setup.enrolments["late"]
     token = checkin_codes.token(signer, late, setup.workshop_id)
-    client, _ = await organiser(pool, staff_clients, live_server_url)
+    client, _ = await organiser(pool, staff_clients, live_server_url, setup)
     card = client.get(f"/staff/accueil/{token}")
     assert card.status_code == 410
     assert "ce code ne vaut plus" in seen(card) and "Confirmer l'arrivée" not in seen(card)
@@ -569,7 +572,7 @@ async def test_a_cancelled_workshops_code_is_refused(
         pool, starts_in=timedelta(minutes=30), status="cancelled", parents=family()
     )
     token = checkin_codes.token(signer, setup.enrolments["sms"], setup.workshop_id)
-    client, _ = await organiser(pool, staff_clients, live_server_url)
+    client, _ = await organiser(pool, staff_clients, live_server_url, setup)
     card = client.get(f"/staff/accueil/{token}")
     assert card.status_code == 410 and "Atelier annulé" in seen(card)
 
@@ -581,7 +584,7 @@ async def test_a_code_is_for_the_workshops_day_only(
     setup = await make_workshop(pool, starts_in=timedelta(days=days), parents=family())
     sms = setup.enrolments["sms"]
     token = checkin_codes.token(signer, sms, setup.workshop_id)
-    client, _ = await organiser(pool, staff_clients, live_server_url)
+    client, _ = await organiser(pool, staff_clients, live_server_url, setup)
     card = client.get(f"/staff/accueil/{token}")
     assert card.status_code == 409
     assert "pas pour aujourd'hui" in seen(card) and "Confirmer l'arrivée" not in seen(card)
@@ -595,7 +598,7 @@ async def test_a_code_whose_enrolment_is_gone_is_refused(
 ) -> None:
     setup = await make_workshop(pool, starts_in=timedelta(minutes=30), parents=family())
     token = checkin_codes.token(signer, 10**15, setup.workshop_id)
-    client, _ = await organiser(pool, staff_clients, live_server_url)
+    client, _ = await organiser(pool, staff_clients, live_server_url, setup)
     assert client.get(f"/staff/accueil/{token}").status_code == 404
     # An enrolment paired with another workshop than its own is no code either.
     other = await make_workshop(pool, starts_in=timedelta(minutes=30))

@@ -73,8 +73,13 @@ async def seeded(pool) -> Seeded:
 
 
 @pytest.fixture
-async def organiser(live_server_url, pool, staff_clients) -> httpx.Client:
-    account = await make_account(pool)
+async def organiser(live_server_url, pool, staff_clients, seeded) -> httpx.Client:
+    """Signed in as the organiser of the seeded workshops (organisers see their own only)."""
+    refs = [seeded.held, seeded.booked, seeded.cancelled, seeded.draft, seeded.later]
+    async with pool.connection() as connection:
+        cursor = await connection.execute("SELECT id FROM workshop WHERE ref = ANY(%s)", (refs,))
+        ids = [int(row[0]) for row in await cursor.fetchall()]
+    account = await make_account(pool, workshops=ids)
     client, _ = staff_clients.sign_in(live_server_url, account.email)
     return client
 

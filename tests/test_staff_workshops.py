@@ -46,8 +46,11 @@ FORM = {
 }
 
 
-async def _organiser(live_server_url: str, pool: Any, staff_clients: Any) -> httpx.Client:
-    account = await make_account(pool)
+async def _organiser(
+    live_server_url: str, pool: Any, staff_clients: Any, *workshops: int
+) -> httpx.Client:
+    """Signed in as an organiser managing `workshops` (ids) and those they create."""
+    account = await make_account(pool, workshops=workshops)
     client, answer = staff_clients.sign_in(live_server_url, account.email)
     assert answer.status_code == 303
     return client
@@ -318,16 +321,18 @@ async def test_unknown_workshops_are_404(live_server_url, pool, staff_clients) -
 async def test_the_list_puts_upcoming_first_then_past_and_filters(
     live_server_url, pool, staff_clients
 ) -> None:
-    client = await _organiser(live_server_url, pool, staff_clients)
-    soon, _ = await _published(pool, title="Bientôt", venue_name="", online_url="https://v.fr/a")
+    soon, soon_id = await _published(
+        pool, title="Bientôt", venue_name="", online_url="https://v.fr/a"
+    )
     last_year = (datetime.now(UTC) - timedelta(days=300)).strftime("%Y-%m-%d")
-    past, _ = await _published(
+    past, past_id = await _published(
         pool,
         title="Autrefois",
         starts_at=f"{last_year} 10:00",
         ends_at=f"{last_year} 11:00",
     )
     full, full_id = await _published(pool, title="Complet", capacity="1")
+    client = await _organiser(live_server_url, pool, staff_clients, soon_id, past_id, full_id)
     await _enrol(pool, full_id, await _parent(pool, "web", "fr"))
     await _enrol(pool, full_id, await _parent(pool, "web", "fr"))
 
@@ -350,8 +355,8 @@ async def test_the_list_puts_upcoming_first_then_past_and_filters(
 async def test_cancelling_tells_each_parent_once_in_their_language(
     live_server_url, pool, staff_clients
 ) -> None:
-    client = await _organiser(live_server_url, pool, staff_clients)
     ref, workshop_id = await _published(pool, capacity="3")
+    client = await _organiser(live_server_url, pool, staff_clients, workshop_id)
     later, _ = await _published(
         pool, title="Skolengo, la suite", starts_at="2032-04-20 14:00", ends_at="2032-04-20 16:00"
     )
@@ -435,8 +440,8 @@ def _edit_form(workshop: Any, **changes: str) -> dict[str, str]:
 async def test_a_new_time_is_told_once_and_the_reminders_follow(
     live_server_url, pool, staff_clients
 ) -> None:
-    client = await _organiser(live_server_url, pool, staff_clients)
     ref, workshop_id = await _published(pool, timezone="Europe/Paris")
+    client = await _organiser(live_server_url, pool, staff_clients, workshop_id)
     parent = await _parent(pool, "sms", "fr")
     waiting = await _parent(pool, "telegram", "tr")
     await _enrol(pool, workshop_id, parent)
@@ -485,8 +490,8 @@ async def test_a_new_time_is_told_once_and_the_reminders_follow(
 
 
 async def test_more_seats_go_to_the_waiting_list(live_server_url, pool, staff_clients) -> None:
-    client = await _organiser(live_server_url, pool, staff_clients)
     ref, workshop_id = await _published(pool, capacity="1")
+    client = await _organiser(live_server_url, pool, staff_clients, workshop_id)
     first, second = await _parent(pool, "sms", "fr"), await _parent(pool, "sms", "es")
     assert await _enrol(pool, workshop_id, first) == "confirmed"
     assert await _enrol(pool, workshop_id, second) == "waitlisted"
@@ -504,8 +509,8 @@ async def test_more_seats_go_to_the_waiting_list(live_server_url, pool, staff_cl
 
 
 async def test_fewer_seats_than_taken_is_refused(live_server_url, pool, staff_clients) -> None:
-    client = await _organiser(live_server_url, pool, staff_clients)
     ref, workshop_id = await _published(pool, capacity="5")
+    client = await _organiser(live_server_url, pool, staff_clients, workshop_id)
     await _enrol(pool, workshop_id, await _parent(pool, "web", "fr"), people=3)
 
     answer = client.post(
@@ -609,8 +614,8 @@ async def test_a_bad_csv_imports_nothing_and_names_the_lines(
 async def test_an_import_that_breaks_a_promise_imports_nothing(
     live_server_url, pool, staff_clients
 ) -> None:
-    client = await _organiser(live_server_url, pool, staff_clients)
     ref, workshop_id = await _published(pool, capacity="4")
+    client = await _organiser(live_server_url, pool, staff_clients, workshop_id)
     await _enrol(pool, workshop_id, await _parent(pool, "web", "fr"), people=3)
     fresh = f"fresh-{uuid.uuid4().hex[:8]}"
     data = (

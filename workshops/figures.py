@@ -39,7 +39,7 @@ Each call is one SQL statement, whatever the number of workshops and enrolments.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
@@ -217,7 +217,8 @@ ORDER BY w.starts_at, w.ref
 _ONE = _FIGURES.format(where="id = %(id)s")
 _PERIOD = _FIGURES.format(
     where="status <> 'draft' AND starts_at >= %(start)s AND starts_at < %(end)s "
-    "AND (%(territory)s::text IS NULL OR territory = %(territory)s)"
+    "AND (%(territory)s::text IS NULL OR territory = %(territory)s) "
+    "AND (%(ids)s::bigint[] IS NULL OR id = ANY(%(ids)s::bigint[]))"
 )
 
 
@@ -235,13 +236,20 @@ async def for_period(
     end: datetime,
     *,
     territory: str | None = None,
+    workshop_ids: Collection[int] | None = None,
 ) -> PeriodFigures:
     """The workshops starting in `[start, end)` (aware datetimes), drafts left out, of
-    `territory` only when given: totals and one row per published workshop, cancelled ones
-    apart. One query (CTEs aggregating enrolments, walk-ins, outcomes and languages)."""
+    `territory` only when given, among `workshop_ids` only when given (an organiser's own):
+    totals and one row per published workshop, cancelled ones apart. One query (CTEs
+    aggregating enrolments, walk-ins, outcomes and languages)."""
     if start.tzinfo is None or end.tzinfo is None:
         raise ValueError("start and end must be timezone-aware")
-    rows = await _rows(connection, _PERIOD, {"start": start, "end": end, "territory": territory})
+    ids = None if workshop_ids is None else sorted(workshop_ids)
+    rows = await _rows(
+        connection,
+        _PERIOD,
+        {"start": start, "end": end, "territory": territory, "ids": ids},
+    )
     published = tuple(row for row in rows if row.status == "published")
     return PeriodFigures(
         start=start,

@@ -7,13 +7,19 @@
  *
  * Storage (localStorage, in-memory when it is unavailable):
  *   liaison.sender                 "web-<uuid>", kept across page loads and language changes
- *   liaison.conversation.<sender>  {lang, messages: [{from: "user"|"bot", text, buttons}]}
+ *   liaison.conversation.<sender>  {lang, messages: [{from: "user"|"bot"|"staff", text, buttons}]}
+ *   liaison.staff-after.<sender>   id of the last message from the school's staff shown
  * With no stored conversation (or one held in another language) the page silently sends
  * "/greet" so the assistant's welcome appears in the page's language. An invitation link
- * (/?atelier=<ref>) silently sends that workshop's enrolment payload instead.
+ * (/?atelier=<ref>) silently sends that workshop's enrolment payload instead, a school's join
+ * link (/?ecole=<code>) the payload that joins that school.
  *
  * Quick replies: only the buttons of the assistant's latest answer are active; they are
  * disabled as soon as the parent sends anything.
+ *
+ * Messages from a person of the school (the staff inbox) come later than any answer: the page
+ * asks GET /chat/messages for them on load, every 20 s while it is shown, when it comes back
+ * to the front and after each answer.
  */
 "use strict";
 
@@ -184,16 +190,18 @@
     const item = document.createElement("div");
     item.className = `msg msg--${message.from}`;
 
+    const staff = message.from === "staff";
+    if (staff) item.className = "msg msg--bot msg--staff"; // a person, shown as such
     const who = document.createElement("span");
-    who.className = "visually-hidden";
-    who.textContent = `${message.from === "user" ? strings.you : strings.assistant} `;
+    who.className = staff ? "msg__who" : "visually-hidden";
+    who.textContent = `${message.from === "user" ? strings.you : staff ? strings.staff : strings.assistant} `;
     item.appendChild(who);
 
     if (message.text) {
       const bubble = document.createElement("p");
       bubble.className = "msg__bubble";
       bubble.dir = "auto";
-      bubble.dataset.testid = message.from === "user" ? "msg-user" : "msg-bot";
+      bubble.dataset.testid = message.from === "user" ? "msg-user" : staff ? "msg-staff" : "msg-bot";
       appendRichText(bubble, message.text);
       item.appendChild(bubble);
     }
@@ -334,6 +342,7 @@
         (replies) => {
           setTyping(pending > 1);
           showReplies(replies);
+          fetchStaffMessages();
         },
         (error) => {
           setTyping(pending > 1);
@@ -376,6 +385,49 @@
     input.value = "";
     send(text, text);
   });
+
+  // -- messages from the school's staff -------------------------------------------------
+
+  const messagesUrl = strings.messagesUrl || "";
+  const AFTER_KEY = `liaison.staff-after.${sender}`;
+  const POLL_MS = 20000;
+  let fetching = false;
+
+  async function fetchStaffMessages() {
+    if (!messagesUrl || fetching || document.visibilityState === "hidden") return;
+    fetching = true;
+    try {
+      const stored = store.get(AFTER_KEY) || "";
+      const after = /^[0-9]{1,18}$/.test(stored) ? stored : "0";
+      const query = `sender=${encodeURIComponent(sender)}&after=${after}`;
+      const response = await fetch(`${messagesUrl}?${query}`, {
+        credentials: "same-origin",
+        headers: { Accept: "application/json" },
+      });
+      if (!response.ok) return;
+      const data = await response.json();
+      let first = null;
+      let last = null;
+      (data && Array.isArray(data.messages) ? data.messages : []).forEach((raw) => {
+        if (!raw || typeof raw.text !== "string" || !Number.isSafeInteger(raw.id)) return;
+        const message = { from: "staff", text: raw.text, buttons: [] };
+        const item = renderMessage(message, false);
+        remember(message);
+        if (!first) first = item;
+        last = raw.id;
+      });
+      if (last !== null) store.set(AFTER_KEY, String(last));
+      if (first) reveal(first);
+    } catch (error) {
+      // Offline or a server hiccup: the next time asks again.
+    } finally {
+      fetching = false;
+    }
+  }
+
+  window.setInterval(fetchStaffMessages, POLL_MS);
+  window.addEventListener("focus", fetchStaffMessages);
+  document.addEventListener("visibilitychange", fetchStaffMessages);
 
   // -- language picker ------------------------------------------------------------------
 
@@ -428,7 +480,14 @@
     scrollToBottom();
   }
 
-  if (strings.workshop) {
+  if (strings.school) {
+    // A school's join link (/?ecole=<code>): join it (with the welcome on a first visit),
+    // once: the address loses its ?ecole= so a reload does not join again.
+    send("/join_school" + JSON.stringify({ code: strings.school }), null);
+    const url = new URL(window.location.href);
+    url.searchParams.delete("ecole");
+    window.history.replaceState(null, "", url.toString());
+  } else if (strings.workshop) {
     // An invitation link (/?atelier=<ref>): straight to enrolling in that workshop (with the
     // welcome on a first visit), once: the address loses its ?atelier= so a reload does not
     // start again.
@@ -439,5 +498,7 @@
   } else if (!history || !history.messages.length || history.lang !== lang) {
     // First visit, or the parent switched language: the welcome, in the page's language.
     send("/greet", null);
+  } else {
+    fetchStaffMessages();
   }
 })();

@@ -17,7 +17,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from liaison.signing import Signer, secret_key
-from staff import accounts
+from staff import accounts, scopes
 from workshops import checkin_codes, store
 from workshops.records import build
 
@@ -73,12 +73,13 @@ def _door(url: str) -> Door:
     async def create() -> Door:
         now = datetime.now(UTC)
         async with await psycopg.AsyncConnection.connect(url) as connection:
-            await accounts.create(
+            account = await accounts.create(
                 connection, email=email, name="Camille Accueil", password=PASSWORD, now=now
             )
             await store.save(connection, [workshop], now)
             cursor = await connection.execute("SELECT id FROM workshop WHERE ref = %s", (ref,))
             workshop_id = int((await cursor.fetchone())[0])
+            await scopes.link_workshop(connection, account.id, workshop_id)  # the organiser's
             enrolments = {}
             for name, (channel, address, language, people) in parents.items():
                 cursor = await connection.execute(

@@ -18,7 +18,7 @@ from staff_helpers import PASSWORD
 from test_figures import _enrolment, _held_workshop, _workshop
 
 from liaison.database import Database
-from staff import accounts
+from staff import accounts, scopes
 
 pytestmark = pytest.mark.browser
 
@@ -38,7 +38,7 @@ def _setup(database: Database) -> tuple[str, str]:
 
     async def seed() -> None:
         async with await psycopg.AsyncConnection.connect(database.url) as connection:
-            await accounts.create(
+            account = await accounts.create(
                 connection,
                 email=email,
                 name="Camille Navigateur",
@@ -46,10 +46,12 @@ def _setup(database: Database) -> tuple[str, str]:
                 roles=("organiser",),
                 now=datetime.now(UTC),
             )
-            await _held_workshop(connection, territory, starts_at=MARCH, title=LONG_TITLE)
+            held = await _held_workshop(connection, territory, starts_at=MARCH, title=LONG_TITLE)
             booked = await _workshop(connection, territory, starts_at=MARCH + timedelta(days=2))
             await _enrolment(connection, booked, people=3, language="tr")
-            await _workshop(connection, territory, starts_at=MARCH, status="cancelled")
+            cancelled = await _workshop(connection, territory, starts_at=MARCH, status="cancelled")
+            for workshop_id in (held, booked, cancelled):  # the organiser's own workshops
+                await scopes.link_workshop(connection, account.id, workshop_id)
 
     # Playwright's sync API runs an event loop in this thread: seed from another one.
     with ThreadPoolExecutor(max_workers=1) as executor:

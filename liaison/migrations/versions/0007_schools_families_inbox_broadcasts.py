@@ -5,7 +5,7 @@ Revises: 0006
 Create Date: 2026-11-29
 
 Sections (each owned by one part of the code, see the comments): schools and families
-(`families/`), staff scopes, login throttling and audit (`staff/`), the inbox
+(`schools/`), staff scopes, login throttling and audit (`staff/`), the inbox
 (`staff/inbox*`), broadcasts (`broadcasts/`).
 """
 
@@ -88,6 +88,23 @@ def upgrade() -> None:
     op.create_index(
         "ix_family_school_school", "family_school", ["school_id", "level", "class_name"]
     )
+    # The last families import of each member of staff: its figures and the report of the
+    # rejected rows (a CSV with the phone numbers as written), for the page's download link.
+    # Only the latest one per account is kept (`schools.imports`); CLI imports are not stored.
+    op.create_table(
+        "family_import",
+        _id(),
+        _ref("staff_account", name="account_id"),
+        sa.Column("file_name", sa.Text, nullable=False, server_default=""),
+        sa.Column("school_ids", ARRAY(sa.BigInteger), nullable=False),
+        sa.Column("rows", sa.Integer, nullable=False),
+        sa.Column("imported", sa.Integer, nullable=False),
+        sa.Column("rejected", sa.Integer, nullable=False),
+        sa.Column("families_created", sa.Integer, nullable=False),
+        sa.Column("report", sa.Text, nullable=False),
+        _at("created_at"),
+    )
+    op.create_index("ix_family_import_account", "family_import", ["account_id", "created_at"])
 
     # -- staff scopes, login throttling, audit ----------------------------------------------
     # School staff act for these schools only.
@@ -123,7 +140,8 @@ def upgrade() -> None:
         _at("at"),
     )
     op.create_index("ix_login_failure_key_at", "login_failure", ["key", "at"])
-    # Who did what, when, on whom. Append-only: a trigger refuses UPDATE and DELETE.
+    # Who did what, when, on whom. Append-only: triggers refuse UPDATE, DELETE and TRUNCATE
+    # (so an account with entries cannot be deleted either: accounts are disabled instead).
     op.create_table(
         "audit_log",
         _id(),
@@ -145,6 +163,8 @@ def upgrade() -> None:
         $$;
         CREATE TRIGGER audit_log_append_only BEFORE UPDATE OR DELETE ON audit_log
         FOR EACH ROW EXECUTE FUNCTION liaison_audit_log_append_only();
+        CREATE TRIGGER audit_log_no_truncate BEFORE TRUNCATE ON audit_log
+        FOR EACH STATEMENT EXECUTE FUNCTION liaison_audit_log_append_only();
         """
     )
 
@@ -219,6 +239,9 @@ def upgrade() -> None:
         _ref("broadcast"),
         _ref("family"),
         _ref("contact"),
+        # The targeted school the family was reached through (the first one when in several):
+        # its time zone decides when a non-urgent notice may leave.
+        _ref("school", nullable=True, ondelete="SET NULL"),
         sa.Column("channel", sa.String(16), nullable=False),
         sa.Column("language", sa.String(8), nullable=False),
         sa.Column(
@@ -231,6 +254,8 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("broadcast_id", "family_id"),
     )
     op.create_index("ix_broadcast_recipient_contact", "broadcast_recipient", ["contact_id"])
+    # The periodic job looks for notices that fall due.
+    op.create_index("ix_broadcast_status_scheduled", "broadcast", ["status", "scheduled_at"])
 
 
 def downgrade() -> None:
@@ -245,6 +270,7 @@ def downgrade() -> None:
     op.drop_table("mediation")
     op.drop_table("staff_workshop")
     op.drop_table("staff_school")
+    op.drop_table("family_import")
     op.drop_table("family_school")
     op.drop_table("family_contact")
     op.drop_table("family")
