@@ -57,6 +57,9 @@ def staff(page: Page, url: str, email: str, password: str) -> None:
         "staff-figures.png": "/staff/chiffres",
         "staff-workshop-figures.png": "/staff/ateliers/demo-past-pronote/chiffres",
         "staff-cancel.png": "/staff/ateliers/demo-ent-online/annuler",
+        "staff-families.png": "/staff/familles",
+        "staff-notice-compose.png": "/staff/annonces/nouvelle",
+        "staff-journal.png": "/staff/journal",
     }
     for name, path in shots.items():
         page.goto(f"{url}{path}")
