@@ -100,13 +100,13 @@ rasa-python:
 $(RASA_STAMP): $(RASA_CONSTRAINTS)
 	@$(FIND_RASA_PYTHON); \
 	if ! $(RASA_VENV)/bin/python -c 'import sys; sys.exit(sys.version_info[:2] != (3, 10))' 2>/dev/null; then \
-		echo "Rasa virtualenv $(RASA_VENV) from $$py"; rm -rf $(RASA_VENV); "$$py" -m venv $(RASA_VENV); \
+		echo "Rasa virtualenv $(RASA_VENV) from $$py"; rm -rf $(RASA_VENV); "$$py" -m venv $(RASA_VENV) \
+		&& $(RASA_PIP) install -U pip "setuptools==70.3.0" wheel; \
 	fi
-	$(RASA_PIP) install -U pip "setuptools==70.3.0" wheel
 	$(RASA_PIP) install -c $(RASA_CONSTRAINTS) rasa
 	@touch $@
 
-# Install only (what CI does before `make test`: the tests train their own model).
+# Install only (what CI does before `make test`: the tests train the model themselves).
 rasa-install: $(RASA_STAMP)
 
 # Install, check bot/ with `rasa data validate`, train var/rasa/models (cached by data and

@@ -158,7 +158,7 @@ def main() -> None:
         + " | ".join(languages)
         + " | training | parse p50 | parse p99 | RSS |"
     )
-    print("|---" * (8 + len(languages)) + "|")
+    print("|---" * (7 + len(languages)) + "|")
     for figures in (embedded, rasa):
         result = figures.evaluation
         training = "—" if figures.training_seconds is None else f"{figures.training_seconds:.1f} s"

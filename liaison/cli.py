@@ -61,6 +61,7 @@ def main(argv: list[str] | None = None) -> int:
             "twilio.http_client",
             "aiogram.event",
             "procrastinate",  # a line per job every minute otherwise
+            "httpx",  # a line per message with `engine: rasa` otherwise
         ):
             logging.getLogger(noisy).setLevel(logging.WARNING)
         config = load_config(settings.config_file)
@@ -450,6 +451,7 @@ def _rasa_train(args: argparse.Namespace, settings: Settings, config: AssistantC
 
 
 def _rasa_serve(args: argparse.Namespace, settings: Settings, config: AssistantConfig) -> int:
+    import signal
     from urllib.parse import urlsplit
 
     from liaison import rasa_server
@@ -457,6 +459,11 @@ def _rasa_serve(args: argparse.Namespace, settings: Settings, config: AssistantC
     model = _rasa_model(settings)
     port = args.port or urlsplit(settings.rasa_url).port or 5005
     process = rasa_server.serve(model.path, port=port)
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt  # a service manager's SIGTERM stops Rasa too
+
+    signal.signal(signal.SIGTERM, interrupt)
     print(
         f"Rasa NLU starting on http://127.0.0.1:{port} with {model.path.name} (about 20 s).\n"
         "Liaison asks it with `engine: rasa` under `liaison.nlu` in config.yml, at "

@@ -34,8 +34,11 @@ from liaison.errors import LiaisonError
 FORBIDDEN_KEYS = frozenset(
     {"password", "mot_de_passe", "phone", "telephone", "address", "text", "body", "message"}
 )
-# E.164 (+33612345678) or a French national number (06 12 34 56 78), digits not part of more.
-_PHONE = re.compile(r"(?<![0-9])(?:\+[1-9][0-9]{7,14}|0[1-9](?:[ .\-]?[0-9]{2}){4})(?![0-9])")
+# E.164 (+33612345678) or a French national number (06 12 34 56 78), standing alone: not
+# digits inside a longer word such as a hexadecimal digest.
+_PHONE = re.compile(
+    r"(?<![0-9A-Za-z])(?:\+[1-9][0-9]{7,14}|0[1-9](?:[ .\-]?[0-9]{2}){4})(?![0-9A-Za-z])"
+)
 ACTION_LIMIT = 64
 
 

@@ -822,3 +822,14 @@ async def test_the_journal_is_for_admins_filters_and_exports(
     assert {row[1] for row in rows[1:]} == {str(admin.id)}
     # Nothing on the page changes the journal.
     assert 'method="post"' not in page.text.split("</header>", 1)[1]
+
+
+async def test_a_digest_with_phone_like_digits_is_not_taken_for_a_phone(pool) -> None:
+    """An e-mail's SHA-256 may hold ten digits in a row; it is not a phone number."""
+    digest = "ab0612345678cd" + "e" * 50
+    async with pool.connection() as connection:
+        await audit.record(
+            connection, None, "staff.sign_in_failed", detail={"email_sha256": digest}
+        )
+        with pytest.raises(audit.AuditError):
+            await audit.record(connection, None, "x", detail={"note": "rappeler le 06 12 34 56 78"})
