@@ -593,13 +593,9 @@ def _workshops_preview(
     whole workshop cycle without waiting for the days to pass."""
     import psycopg
 
-    from bot.content import load_faq
     from channels.phone import mask
     from liaison.database import migrate, open_database
-    from liaison.i18n import Catalogs
-    from liaison.jobs import renderers_for
-    from workshops import followups, reminders
-    from workshops.quiet_hours import QuietHours
+    from liaison.jobs import Outreach
     from workshops.records import parse_local
 
     try:
@@ -608,9 +604,7 @@ def _workshops_preview(
         raise LiaisonError(str(error)) from error
     database = open_database(settings)
     migrate(database)
-    catalogs = Catalogs.load(config.languages)
-    quiet = QuietHours(**config.quiet_hours.model_dump())
-    renderers = renderers_for(config)
+    outreach = Outreach.build(config)
 
     async def run() -> list[tuple[str, str, str, str]]:
         async with (
@@ -619,25 +613,8 @@ def _workshops_preview(
         ):
             cursor = await connection.execute("SELECT coalesce(max(id), 0) FROM outbound_message")
             before = (await cursor.fetchone() or (0,))[0]
-            await reminders.send_due(
-                connection,
-                now=at,
-                hours_before=config.reminders.hours_before,
-                quiet=quiet,
-                renderers=renderers,
-                catalogs=catalogs,
-                default_language=config.default_language,
-            )
-            await followups.send_due(
-                connection,
-                now=at,
-                schedule=followups.Schedule(**config.followups.model_dump()),
-                quiet=quiet,
-                renderers=renderers,
-                catalogs=catalogs,
-                faq=load_faq(),
-                default_language=config.default_language,
-            )
+            await outreach.reminders(connection, at)
+            await outreach.followups(connection, at)
             cursor = await connection.execute(
                 "SELECT m.channel, m.address, coalesce(c.language, ''), m.body "
                 "FROM outbound_message m JOIN contact c ON c.id = m.contact_id "

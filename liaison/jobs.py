@@ -26,13 +26,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import procrastinate
 import psycopg
+from psycopg import AsyncConnection
 
-from bot.content import load_faq
+from bot.content import FaqEntry, load_faq
 from broadcasts import sending as broadcast_sending
 from channels.base import Renderer
 from channels.sms import outgoing_sms
@@ -50,6 +53,8 @@ from workshops.quiet_hours import QuietHours
 from workshops.reminders import send_due
 
 log = logging.getLogger(__name__)
+# One piece of periodic work: what it did, in the connection's transaction.
+Work = Callable[[AsyncConnection[Any], datetime], Awaitable[int]]
 MAINTENANCE_QUEUE = "maintenance"
 # Providers retry a webhook for minutes or hours, not days.
 RECEIPT_DAYS = 7
@@ -84,6 +89,77 @@ def renderers_for(config: AssistantConfig) -> dict[str, Renderer]:
     }
 
 
+@dataclass(frozen=True)
+class Outreach:
+    """What the periodic jobs write to parents (reminders, follow-ups, notices, seat offers),
+    with what it needs built once per process. The jobs and `liaison workshops preview` call
+    the same methods; each takes the connection whose transaction it writes in."""
+
+    config: AssistantConfig
+    catalogs: Catalogs
+    renderers: Mapping[str, Renderer]
+    quiet: QuietHours
+    faq: Mapping[str, FaqEntry]
+
+    @classmethod
+    def build(cls, config: AssistantConfig, catalogs: Catalogs | None = None) -> Outreach:
+        return cls(
+            config=config,
+            catalogs=catalogs or Catalogs.load(config.languages),
+            renderers=renderers_for(config),
+            quiet=QuietHours(**config.quiet_hours.model_dump()),
+            faq=load_faq(),
+        )
+
+    async def reminders(self, connection: AsyncConnection[Any], now: datetime) -> int:
+        return await send_due(
+            connection,
+            now=now,
+            hours_before=self.config.reminders.hours_before,
+            quiet=self.quiet,
+            renderers=self.renderers,
+            catalogs=self.catalogs,
+            default_language=self.config.default_language,
+        )
+
+    async def followups(self, connection: AsyncConnection[Any], now: datetime) -> int:
+        return await followups.send_due(
+            connection,
+            now=now,
+            schedule=followups.Schedule(**self.config.followups.model_dump()),
+            quiet=self.quiet,
+            renderers=self.renderers,
+            catalogs=self.catalogs,
+            faq=self.faq,
+            default_language=self.config.default_language,
+        )
+
+    async def broadcasts(self, connection: AsyncConnection[Any], now: datetime) -> int:
+        return await broadcast_sending.send_due(
+            connection,
+            now=now,
+            quiet=self.quiet,
+            renderers=self.renderers,
+            catalogs=self.catalogs,
+            default_language=self.config.default_language,
+        )
+
+    async def offers(self, connection: AsyncConnection[Any], now: datetime) -> int:
+        """Seat offers past their deadline move on; returns how many expired."""
+        expired, offers = await expire_offers(connection, now=now, offer_for=OFFER_FOR)
+        await announce(
+            connection,
+            offers,
+            now=now,
+            renderers=self.renderers,
+            catalogs=self.catalogs,
+            default_language=self.config.default_language,
+        )
+        if expired:
+            log.info("%d seat offers expired, %d new offers", len(expired), len(offers))
+        return len(expired)
+
+
 def build_jobs(
     database: Database, config: AssistantConfig, *, catalogs: Catalogs | None = None
 ) -> procrastinate.App:
@@ -100,86 +176,39 @@ def build_jobs(
         )
         return erased
 
-    catalogs = catalogs or Catalogs.load(config.languages)
-    renderers = renderers_for(config)
+    outreach = Outreach.build(config, catalogs)
+
+    async def run(work: Work, what: str) -> int:
+        """`work` now, in a transaction of its own; logged when it queued anything."""
+        async with await psycopg.AsyncConnection.connect(database.url) as connection:
+            done = await work(connection, datetime.now(UTC))
+        if done and what:
+            log.info("queued %d %s", done, what)
+        return done
 
     @app.periodic(cron="* * * * *", periodic_id="every-minute")
     @app.task(name="liaison.expire_offers", queue=MAINTENANCE_QUEUE, pass_context=False)
     async def expire(timestamp: int) -> int:
         """Seat offers past their deadline move on to the next parent on the waiting list."""
-        now = datetime.now(UTC)
-        async with await psycopg.AsyncConnection.connect(database.url) as connection:
-            expired, offers = await expire_offers(connection, now=now, offer_for=OFFER_FOR)
-            await announce(
-                connection,
-                offers,
-                now=now,
-                renderers=renderers,
-                catalogs=catalogs,
-                default_language=config.default_language,
-            )
-        if expired:
-            log.info("%d seat offers expired, %d new offers", len(expired), len(offers))
-        return len(expired)
-
-    quiet = QuietHours(**config.quiet_hours.model_dump())
+        return await run(outreach.offers, "")
 
     @app.periodic(cron="* * * * *", periodic_id="every-minute")
     @app.task(name="liaison.send_reminders", queue=MAINTENANCE_QUEUE, pass_context=False)
     async def remind(timestamp: int) -> int:
         """Reminders that fall due are queued, once each."""
-        async with await psycopg.AsyncConnection.connect(database.url) as connection:
-            queued = await send_due(
-                connection,
-                now=datetime.now(UTC),
-                hours_before=config.reminders.hours_before,
-                quiet=quiet,
-                renderers=renderers,
-                catalogs=catalogs,
-                default_language=config.default_language,
-            )
-        if queued:
-            log.info("queued %d workshop reminders", queued)
-        return queued
-
-    schedule = followups.Schedule(**config.followups.model_dump())
-    faq = load_faq()
+        return await run(outreach.reminders, "workshop reminders")
 
     @app.periodic(cron="* * * * *", periodic_id="every-minute")
     @app.task(name="liaison.send_followups", queue=MAINTENANCE_QUEUE, pass_context=False)
     async def follow_up(timestamp: int) -> int:
         """Follow-ups after workshops that fall due are queued, once each."""
-        async with await psycopg.AsyncConnection.connect(database.url) as connection:
-            queued = await followups.send_due(
-                connection,
-                now=datetime.now(UTC),
-                schedule=schedule,
-                quiet=quiet,
-                renderers=renderers,
-                catalogs=catalogs,
-                faq=faq,
-                default_language=config.default_language,
-            )
-        if queued:
-            log.info("queued %d workshop follow-ups", queued)
-        return queued
+        return await run(outreach.followups, "workshop follow-ups")
 
     @app.periodic(cron="* * * * *", periodic_id="every-minute")
     @app.task(name="liaison.send_broadcasts", queue=MAINTENANCE_QUEUE, pass_context=False)
     async def broadcast(timestamp: int) -> int:
         """School notices that fall due are queued, one message per family."""
-        async with await psycopg.AsyncConnection.connect(database.url) as connection:
-            queued = await broadcast_sending.send_due(
-                connection,
-                now=datetime.now(UTC),
-                quiet=quiet,
-                renderers=renderers,
-                catalogs=catalogs,
-                default_language=config.default_language,
-            )
-        if queued:
-            log.info("queued %d broadcast messages", queued)
-        return queued
+        return await run(outreach.broadcasts, "broadcast messages")
 
     @app.task(
         name=DELIVER_TASK,
