@@ -54,9 +54,12 @@ class Tracker:
     links: Links | None = None
     # The staff inbox, in the turn's transaction (None where there is no database).
     inbox: Inbox | None = None
-    # Why the conversation goes to a person this turn ("handover", "fallbacks"), set by the
-    # actions; the assistant then opens it in the inbox and says when a person will answer.
+    # Why the conversation goes to a person this turn ("handover", "fallbacks",
+    # "notice_reply"), set by the actions; the assistant then opens it in the inbox and says
+    # when a person will answer.
     handover: str | None = None
+    # The school notice a "notice_reply" answers.
+    notice_id: int | None = None
     # The parent's schools (joining one), in the turn's transaction (None: no database).
     memberships: Memberships | None = None
 
@@ -89,6 +92,11 @@ class Inbox(Protocol):
 
     async def open(self, reason: str, *, broadcast_id: int | None = None) -> Opening:
         """Open the parent's conversation with a person (or keep the one open)."""
+        ...
+
+    async def answered_notice(self) -> int | None:
+        """The school notice this message answers (the parent's first message since one reached
+        them, lately), or None."""
         ...
 
 

@@ -40,6 +40,9 @@ _CHOICE = re.compile(r"^\s*(\d{1,2})\s*[.)]?\s*$")
 _WITH_TOPICS = frozenset({"utter_greet", "utter_help", "utter_out_of_scope", "utter_thanks"})
 # The button that brings the rest of an answer a small channel held back (see `Inbound.split`).
 MORE_PAYLOAD = "/more"
+# Right after a school notice, these answer the notice: a bare "yes" or "no", what is not about
+# the digital tools, and "I can't come" from a parent with no workshop to cancel.
+NOTICE_ANSWERS = frozenset({"affirm", "deny", "out_of_scope", "workshop_cancel"})
 
 # How a channel that cannot take a long answer at once (SMS) splits one: the replies to send
 # now and the ones to hold until the parent asks for the rest, or None if all fit.
@@ -129,6 +132,11 @@ class Assistant:
             return Outcome(
                 [], text, self._language(state), None, None, events=["ignored:opted_out"]
             )
+        held = state.slots.pop("held_replies", None)
+        if held and self._selected_payload(state, text) == MORE_PAYLOAD:
+            # "1. La suite" (even while a person has the conversation: what was held is the
+            # assistant's last answer, the welcome for instance).
+            return self._release(state, text, inbound, [_reply_from_json(r) for r in held])
         if inbox is not None and state.handover_requested:
             # A person of the school has the conversation (the staff inbox): the assistant
             # stays quiet until they close it; the message is kept as a turn for them.
@@ -138,9 +146,6 @@ class Assistant:
             return await self._join(state, inbound, text, joining, memberships)
         if not text:
             return self._simple(state, text, "utter_empty", intent=None)
-        held = state.slots.pop("held_replies", None)
-        if held and self._selected_payload(state, text) == MORE_PAYLOAD:
-            return self._release(state, text, inbound, [_reply_from_json(r) for r in held])
 
         selected = self._selected_button(state, text)
         parse = selected or await self.nlu.parse(text)
@@ -168,7 +173,7 @@ class Assistant:
         )
         with self.catalogs.use(language):
             if state.welcomed:
-                await self._decide(dispatcher, tracker, parse)
+                await self._decide(dispatcher, tracker, parse, typed=selected is None)
             else:
                 self.actions["action_welcome"].run(dispatcher, tracker, self.domain)
                 if parse.intent == "greet" and parse.confidence >= 0.5:
@@ -176,10 +181,12 @@ class Assistant:
                     welcome = dispatcher.replies.pop()
                     dispatcher.utter_message(welcome.text, topic_buttons(self.faq))
                 else:
-                    await self._decide(dispatcher, tracker, parse)
+                    await self._decide(dispatcher, tracker, parse, typed=selected is None)
             if tracker.handover is not None and inbox is not None:
-                opening = await inbox.open(tracker.handover)
-                dispatcher.utter_message(handover_message(tracker.handover, opening))
+                opening = await inbox.open(tracker.handover, broadcast_id=tracker.notice_id)
+                # First: on SMS what does not fit (a first contact's welcome) waits behind
+                # "1. La suite".
+                dispatcher.replies.insert(0, Reply(handover_message(tracker.handover, opening)))
         state.remember_intent(parse.intent)
         replies = self._fit(state, inbound, dispatcher.replies, language)
         return Outcome(
@@ -194,19 +201,41 @@ class Assistant:
 
     # -- steps ---------------------------------------------------------------------------
 
-    async def _decide(self, dispatcher: Dispatcher, tracker: Tracker, parse: ParseResult) -> None:
+    async def _decide(
+        self, dispatcher: Dispatcher, tracker: Tracker, parse: ParseResult, *, typed: bool
+    ) -> None:
         state = tracker.state
         threshold = self.config.nlu.fallback_threshold
         if state.active_form is not None and await self._continue_form(dispatcher, tracker, parse):
             return
         actions = self.domain.actions_for(parse.intent)
-        if parse.confidence < threshold or not actions:
+        unplaced = parse.confidence < threshold or not actions
+        answerable = unplaced or parse.intent in NOTICE_ANSWERS
+        if typed and answerable and await self._answers_notice(tracker, parse.intent):
+            return
+        if unplaced:
             self.actions["action_default_fallback"].run(dispatcher, tracker, self.domain)
             return
         if parse.intent not in ("affirm", "deny"):
             state.fallback_count = 0
         for name in actions:
             await self._run(name, dispatcher, tracker)
+
+    async def _answers_notice(self, tracker: Tracker, intent: str | None) -> bool:
+        """A message the assistant cannot place, first after a school notice reached the
+        parent, answers it: the school's team gets it with the notice (`broadcasts.replies`)."""
+        if tracker.inbox is None:
+            return False
+        notice = await tracker.inbox.answered_notice()
+        if notice is None:
+            return False
+        if intent == "workshop_cancel" and tracker.bookings and await tracker.bookings.mine():
+            return False  # they have a workshop to cancel: the assistant does it
+        tracker.state.handover_requested = True
+        tracker.state.fallback_count = 0
+        tracker.events.append("handover:notice_reply")
+        tracker.handover, tracker.notice_id = "notice_reply", notice
+        return True
 
     async def _continue_form(
         self, dispatcher: Dispatcher, tracker: Tracker, parse: ParseResult

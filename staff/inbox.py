@@ -35,6 +35,7 @@ from psycopg.rows import dict_row
 from bot.actions import Opening
 from bot.handover import handed_back
 from bot.replies import Reply
+from broadcasts import replies as notice_replies
 from channels.base import Renderer
 from liaison.errors import LiaisonError
 from liaison.i18n import Catalogs
@@ -180,10 +181,18 @@ class ParentInbox:
         self.config = config
         self.default_timezone = config.timezone or default_timezone
 
+    async def answered_notice(self) -> int | None:
+        return await notice_replies.answered_notice(self.connection, self.contact_id, self.now)
+
     async def open(self, reason: str, *, broadcast_id: int | None = None) -> Opening:
-        """Open the parent's conversation in their school's inbox (or keep the open one)."""
+        """Open the parent's conversation in their school's inbox (or keep the open one), with
+        the notice it answers, else the one the parent received lately, as context."""
         if reason not in REASONS:
             raise ValueError(f"unknown handover reason {reason!r}")
+        if broadcast_id is None:
+            broadcast_id = await notice_replies.last_notice(
+                self.connection, self.contact_id, self.now
+            )
         cursor = await self.connection.execute(
             _OPEN,
             {

@@ -2,7 +2,8 @@
 
 * `GET /staff/messages` — open conversations first (the longest waiting at the top): channel,
   the parent's language in big letters, since when they wait, why; then the last closed ones.
-* `GET /staff/messages/{id}` — the history (the newest last), a reply form, a close button.
+* `GET /staff/messages/{id}` — the notice the parent answers (or received lately), as they read
+  it; the history (the newest last), a reply form, a close button.
 * `POST /staff/messages/{id}/repondre` (`text`) — sent as written on the parent's channel;
   303 back to the conversation. Refused with the page again: 422 empty or over
   `inbox.MAX_REPLY` characters, 409 closed or the parent wrote STOP.
@@ -26,6 +27,7 @@ from babel.dates import format_datetime, format_time
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
+from broadcasts import replies as notice_replies
 from liaison.i18n import LANGUAGE_NAMES, RTL_LANGUAGES
 from staff import inbox
 from staff.inbox import Handover, InboxError, Outbound
@@ -130,6 +132,11 @@ class InboxPages:
             if handover is None:
                 return self.site.error(staff, 404, _NOT_FOUND)
             messages = await inbox.history(connection, handover.contact_id)
+            answered = None
+            if handover.broadcast_id is not None:
+                answered = await notice_replies.notice_context(
+                    connection, handover.broadcast_id, handover.contact_id
+                )
         return self.site.render(
             "inbox_conversation.html",
             staff=staff,
@@ -139,6 +146,8 @@ class InboxPages:
             error=error,
             draft=draft,
             max_reply=inbox.MAX_REPLY,
+            answered=answered,
+            notice_link=staff.account.can_see("broadcasts"),
             notice="Message envoyé." if staff.request.query_params.get("envoye") else "",
             **self._context(handover),
         )

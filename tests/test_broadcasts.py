@@ -409,7 +409,16 @@ async def test_the_last_notice_is_the_context_of_a_reply(pool, tools) -> None:
     await _send_due(pool, tools, TUESDAY + timedelta(hours=1))
     async with pool.connection() as connection:
         later = TUESDAY + timedelta(hours=2)
+        # Queued is not received: the parent cannot be answering it.
+        assert await replies.last_notice(connection, contact, later) is None
+        # As the worker records the provider's acceptance, each at its queueing time.
+        await connection.execute(
+            "UPDATE outbound_message SET status = 'sent', sent_at = created_at "
+            "WHERE contact_id = %s",
+            (contact,),
+        )
         assert await replies.last_notice(connection, contact, later) == second
+        assert await replies.answered_notice(connection, contact, later) == second
         assert await replies.last_notice(connection, contact, later + timedelta(days=8)) is None
     await _drop_jobs(pool, [first, second])
 
