@@ -8,8 +8,9 @@
 | `preview`     | the text as each language and channel will receive it, segments, counts     |
 | `sending`     | send now or schedule; the periodic job that queues the messages             |
 | `figures`     | progress and delivery figures per language and channel, and their CSV       |
-| `replies`     | the notice a parent is most likely replying to (context for the inbox)      |
+| `replies`     | which notice a parent answers; the notice as they read it, for the inbox   |
+| `demo`        | the `make run` demo's notice, sent the day before to the demo schools       |
 
-May import `liaison`, `channels` and `workshops.quiet_hours`; nothing here imports `staff`
-(the pages in `staff/broadcast_pages.py` import this package).
+May import `liaison`, `channels`, `workshops.quiet_hours` and (the demo only) `schools.demo`;
+nothing here imports `staff` (the pages in `staff/broadcast_pages.py` import this package).
 """

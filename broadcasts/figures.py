@@ -5,17 +5,21 @@ reasons), opted out; and the same as CSV.
 Read from `broadcast_recipient` joined to each family's (first) outbox message, whose status
 the delivery jobs and the providers' reports keep up to date (`liaison.outbox`,
 `liaison.delivery`). A message cancelled because the parent said STOP after it was queued
-counts as opted out.
+counts as opted out. Families with no contact that can be reached are counted apart, by school
+and class (`Figures.unreachable`): the team reaches them another way. Text cells of the CSV are
+never read as formulas (`liaison.spreadsheet`).
 """
 
 from __future__ import annotations
 
 import csv
 import io
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 from psycopg import AsyncConnection
+
+from liaison.spreadsheet import safe_cell
 
 Connection = AsyncConnection[Any]
 
@@ -32,7 +36,7 @@ SELECT r.language, r.channel,
        count(*) FILTER (WHERE r.skipped IS NOT NULL AND r.skipped <> 'opted_out')
 FROM broadcast_recipient r
 LEFT JOIN outbound_message m ON m.id = r.outbound_message_id
-WHERE r.broadcast_id = %s
+WHERE r.broadcast_id = %s AND r.skipped IS DISTINCT FROM 'no_channel'
 GROUP BY r.language, r.channel
 ORDER BY r.language, r.channel
 """
@@ -44,6 +48,17 @@ WHERE r.broadcast_id = %s
   AND (m.status = 'failed'
        OR (m.status = 'cancelled' AND m.error_code IS DISTINCT FROM 'opted_out'))
 GROUP BY 1 ORDER BY 3 DESC, 1
+"""
+
+# Families of the audience with no contact that can be reached, by school and class: the
+# team gives them a paper note or calls them.
+_UNREACHABLE = """
+SELECT coalesce(s.name, ''), coalesce(fs.level, ''), coalesce(fs.class_name, ''), count(*)
+FROM broadcast_recipient r
+LEFT JOIN school s ON s.id = r.school_id
+LEFT JOIN family_school fs ON fs.family_id = r.family_id AND fs.school_id = r.school_id
+WHERE r.broadcast_id = %s AND r.skipped = 'no_channel'
+GROUP BY 1, 2, 3 ORDER BY 1, 2, 3
 """
 
 
@@ -74,10 +89,42 @@ class Line:
         )
 
 
+# What the providers' most frequent failure codes mean, for staff (French, as the pages).
+MEANINGS = {
+    "30003": "téléphone éteint ou hors réseau",
+    "30004": "le numéro refuse les SMS (bloqué)",
+    "30005": "numéro inconnu ou plus attribué",
+    "30006": "ligne fixe ou opérateur qui ne reçoit pas de SMS",
+    "30007": "filtré par l'opérateur (pris pour un message indésirable)",
+    "30008": "erreur de l'opérateur, sans détail",
+    "21211": "numéro invalide",
+    "21408": "pays non autorisé pour ce compte SMS",
+    "21610": "le parent a bloqué les SMS de ce numéro (STOP chez l'opérateur)",
+    "21614": "pas un numéro de mobile",
+    "403": "le parent a bloqué le bot Telegram",
+    "400": "conversation Telegram introuvable",
+}
+
+
 @dataclass(frozen=True)
 class Reason:
     code: str
-    message: str
+    message: str  # as the provider said it
+    count: int
+
+    @property
+    def meaning(self) -> str:
+        """What the code means, in words staff understand (the provider's otherwise)."""
+        return MEANINGS.get(self.code, self.message)
+
+
+@dataclass(frozen=True)
+class Unreachable:
+    """Families of one class the notice could not reach (no mobile number, no Telegram)."""
+
+    school: str
+    level: str
+    class_name: str
     count: int
 
 
@@ -85,6 +132,11 @@ class Reason:
 class Figures:
     lines: list[Line]
     reasons: list[Reason]
+    unreachable: list[Unreachable] = field(default_factory=list)
+
+    @property
+    def unreachable_total(self) -> int:
+        return sum(group.count for group in self.unreachable)
 
     @property
     def total(self) -> Line:
@@ -107,7 +159,11 @@ async def figures(connection: Connection, broadcast_id: int) -> Figures:
     lines = [Line(str(row[0]), str(row[1]), *map(int, row[2:])) for row in await cursor.fetchall()]
     cursor = await connection.execute(_REASONS, (broadcast_id,))
     reasons = [Reason(str(r[0]), str(r[1] or ""), int(r[2])) for r in await cursor.fetchall()]
-    return Figures(lines, reasons)
+    cursor = await connection.execute(_UNREACHABLE, (broadcast_id,))
+    unreachable = [
+        Unreachable(str(r[0]), str(r[1]), str(r[2]), int(r[3])) for r in await cursor.fetchall()
+    ]
+    return Figures(lines, reasons, unreachable)
 
 
 HEADER = (
@@ -148,5 +204,11 @@ def to_csv(result: Figures) -> str:
         writer.writerow(())
         writer.writerow(("code_echec", "message", "nombre"))
         for reason in result.reasons:
-            writer.writerow((reason.code, reason.message, reason.count))
+            writer.writerow((safe_cell(reason.code), safe_cell(reason.meaning), reason.count))
+    if result.unreachable:
+        writer.writerow(())
+        writer.writerow(("injoignables_ecole", "niveau", "classe", "familles"))
+        for group in result.unreachable:
+            cells = (group.school, group.level, group.class_name)
+            writer.writerow((*map(safe_cell, cells), group.count))
     return buffer.getvalue()

@@ -74,7 +74,6 @@ INSERT INTO broadcast_recipient (broadcast_id, family_id, contact_id, school_id,
                                  language, skipped)
 SELECT %(broadcast)s, family_id, contact_id, school_id, channel, language, skipped
 FROM ({audience.AUDIENCE_SQL}) a
-WHERE skipped IS DISTINCT FROM 'no_channel'
 ON CONFLICT DO NOTHING
 """  # noqa: S608 - a constant of broadcasts.audience, the values are parameters
 

@@ -228,6 +228,22 @@ def _run(args: argparse.Namespace, settings: Settings, config: AssistantConfig) 
         schools, families = asyncio.run(add_demo_if_empty(database.url, datetime.now(UTC)))
         if schools:
             print(f"  Added {schools} demo schools and {families} families (liaison schools list).")
+        from broadcasts.demo import add_demo_if_empty as add_demo_notice
+        from liaison.jobs import Outreach
+
+        outreach = Outreach.build(config, runtime.catalogs)
+        notice = asyncio.run(
+            add_demo_notice(
+                database.url,
+                datetime.now(UTC),
+                quiet=outreach.quiet,
+                renderers=outreach.renderers,
+                catalogs=outreach.catalogs,
+                default_language=config.default_language,
+            )
+        )
+        if notice:
+            print(f"  Added a demo notice, already sent (/staff/annonces/{notice}).")
     host, port = args.host or settings.host, args.port or settings.port
     print(f"\n  Liaison is running: open http://{host}:{port} in a browser.")
     print(
@@ -726,14 +742,13 @@ def _staff_password(args: argparse.Namespace, settings: Settings, config: Assist
 def _staff_disable(args: argparse.Namespace, settings: Settings, config: AssistantConfig) -> int:
     from datetime import UTC, datetime
 
-    from staff import accounts
+    from staff import grants
 
-    done = _staff_run(
-        settings,
-        lambda connection: accounts.disable(connection, email=args.email, now=datetime.now(UTC)),
-    )
-    if not done:
-        raise LiaisonError(f"pas de compte pour {args.email}")
+    async def disable(connection: Any) -> None:
+        account = await grants.account_by_email(connection, args.email)
+        await grants.disable(connection, account, datetime.now(UTC))  # audited
+
+    _staff_run(settings, disable)
     print(f"compte désactivé : {args.email}")
     return 0
 

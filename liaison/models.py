@@ -521,7 +521,13 @@ class BroadcastRecipient(SQLModel, table=True):
     not sent to and why (`skipped`: opted_out)."""
 
     __tablename__ = "broadcast_recipient"
-    __table_args__ = (Index("ix_broadcast_recipient_contact", "contact_id"),)
+    __table_args__ = (
+        Index("ix_broadcast_recipient_contact", "contact_id"),
+        CheckConstraint(
+            "skipped = 'no_channel' OR (contact_id IS NOT NULL AND channel IS NOT NULL)",
+            name="ck_broadcast_recipient_reachable",
+        ),
+    )
 
     broadcast_id: int = Field(
         sa_column=Column(
@@ -531,14 +537,16 @@ class BroadcastRecipient(SQLModel, table=True):
     family_id: int = Field(
         sa_column=Column(BigInteger, ForeignKey("family.id", ondelete="CASCADE"), primary_key=True)
     )
-    contact_id: int = Field(
-        sa_column=Column(BigInteger, ForeignKey("contact.id", ondelete="CASCADE"), nullable=False)
+    # None for a family with no contact that can be reached (`skipped = 'no_channel'`, 0008).
+    contact_id: int | None = Field(
+        default=None,
+        sa_column=Column(BigInteger, ForeignKey("contact.id", ondelete="CASCADE"), nullable=True),
     )
     school_id: int | None = Field(
         default=None,
         sa_column=Column(BigInteger, ForeignKey("school.id", ondelete="SET NULL"), nullable=True),
     )
-    channel: str = Field(sa_column=Column(String(16), nullable=False))
+    channel: str | None = Field(default=None, sa_column=Column(String(16), nullable=True))
     language: str = Field(sa_column=Column(String(8), nullable=False))
     outbound_message_id: int | None = Field(
         default=None,

@@ -31,6 +31,8 @@ AREAS = {
     "families": frozenset({"school"}),
     "journal": frozenset({"admin"}),
     "broadcasts": frozenset({"school"}),
+    "mediation": frozenset({"mediator"}),
+    "accounts": frozenset({"admin"}),
 }
 _EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,255}\.[^@\s]{2,63}$")
 

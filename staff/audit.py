@@ -10,12 +10,9 @@ command-line grant or an unknown e-mail at sign-in); `target_type`/`target_id` s
 that name them and values that look like a phone number (`AuditError`), so a slip shows up in
 tests rather than in the log forever.
 
-Actions (stable names, filtered on in the journal):
-
-    sign_in.succeeded  sign_in.failed  sign_out
-    workshop.created  workshop.edited  workshop.published  workshop.cancelled  workshop.imported
-    attendance.marked  attendance.undone  walk_in.added  walk_in.removed  checkin_code.used
-    staff.created  grant.workshop  grant.school  mediation.granted  mediation.revoked
+Actions are stable names (`ACTIONS`), filtered on in the journal, which has a French label
+for each (`staff.journal_pages.ACTIONS`); `record` refuses any other, so a new action cannot
+reach the log without its label.
 """
 
 from __future__ import annotations
@@ -39,7 +36,40 @@ FORBIDDEN_KEYS = frozenset(
 _PHONE = re.compile(
     r"(?<![0-9A-Za-z])(?:\+[1-9][0-9]{7,14}|0[1-9](?:[ .\-]?[0-9]{2}){4})(?![0-9A-Za-z])"
 )
-ACTION_LIMIT = 64
+ACTIONS = frozenset(
+    {
+        "sign_in.succeeded",
+        "sign_in.failed",
+        "sign_out",
+        "workshop.created",
+        "workshop.edited",
+        "workshop.published",
+        "workshop.cancelled",
+        "workshop.imported",
+        "attendance.marked",
+        "attendance.undone",
+        "walk_in.added",
+        "walk_in.removed",
+        "checkin_code.used",
+        "staff.created",
+        "staff.disabled",
+        "grant.workshop",
+        "grant.workshop_removed",
+        "grant.school",
+        "grant.school_removed",
+        "mediation.granted",
+        "mediation.revoked",
+        "mediation.enrolled",
+        "mediation.cancelled",
+        "mediation.language_set",
+        "families.imported",
+        "broadcast.scheduled",
+        "broadcast.cancelled",
+        "broadcast.urgent",
+        "inbox.replied",
+        "inbox.closed",
+    }
+)
 
 
 class AuditError(LiaisonError):
@@ -62,8 +92,8 @@ async def record(
     at: datetime | None = None,
 ) -> None:
     """Append one entry, in the caller's transaction."""
-    if not action or len(action) > ACTION_LIMIT:
-        raise AuditError(f"action: 1 to {ACTION_LIMIT} characters, not {action!r}")
+    if action not in ACTIONS:
+        raise AuditError(f"unknown action {action!r}: add it to staff.audit.ACTIONS")
     facts = dict(detail or {})
     _check(facts)
     await connection.execute(

@@ -25,6 +25,7 @@ from psycopg import AsyncConnection
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
+from liaison.spreadsheet import safe_cell
 from staff import accounts
 from staff.site import SECURITY_HEADERS, StaffRequest
 
@@ -53,11 +54,22 @@ ACTIONS = {
     "grant.school": "École confiée",
     "mediation.granted": "Médiation accordée",
     "mediation.revoked": "Médiation retirée",
+    "mediation.enrolled": "Inscription par un médiateur",
+    "mediation.cancelled": "Désinscription par un médiateur",
+    "mediation.language_set": "Langue changée par un médiateur",
+    "staff.disabled": "Compte désactivé",
+    "grant.workshop_removed": "Atelier retiré",
+    "grant.school_removed": "École retirée",
+    "families.imported": "Familles importées (CSV)",
+    "broadcast.scheduled": "Annonce programmée",
+    "broadcast.cancelled": "Annonce annulée",
+    "broadcast.urgent": "Annonce urgente (heures calmes ignorées)",
+    "inbox.replied": "Réponse à un parent",
+    "inbox.closed": "Conversation fermée",
 }
 COLUMNS = ("at", "account_id", "account_email", "action", "target_type", "target_id", "detail")
 _DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 _ACTION = re.compile(r"[a-z_.]{1,64}")
-_FORMULA = ("=", "+", "-", "@", "\t", "\r")
 
 
 class BadFilter(ValueError):
@@ -229,4 +241,4 @@ def _facts(detail: dict[str, Any]) -> str:
 def _cell(value: object) -> str:
     """A CSV cell a spreadsheet will not run as a formula."""
     text = str(value)
-    return f"'{text}" if text.startswith(_FORMULA) else text
+    return safe_cell(text)

@@ -11,8 +11,10 @@ from staff import (
     broadcast_pages,
     checkin_pages,
     figure_pages,
+    grant_pages,
     inbox_pages,
     journal_pages,
+    mediation_pages,
     school_pages,
     workshop_pages,
 )
@@ -29,4 +31,6 @@ ALL: list[Section] = [
     inbox_pages.routes,
     journal_pages.routes,
     broadcast_pages.routes,
+    mediation_pages.routes,
+    grant_pages.routes,
 ]

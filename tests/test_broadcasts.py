@@ -395,7 +395,61 @@ async def test_figures_and_csv_per_language_and_channel(pool, tools) -> None:
     exported = figures.to_csv(result).splitlines()
     assert exported[0].startswith("langue,canal,familles")
     assert "total,,6,0,1,1,1,1,2,0" in exported
-    assert exported[-1] == "30003,Unreachable destination handset,1"
+    assert exported[-1] == "30003,téléphone éteint ou hors réseau,1"
+    await _drop_jobs(pool, [broadcast_id])
+
+
+async def test_families_that_cannot_be_reached_are_kept_by_class(pool, tools) -> None:
+    school = await new_school(pool)
+    await new_family(pool, school, level="5e", class_name="5eB")
+    for class_name in ("5eB", "=5eB", "=5eB"):  # no phone, no Telegram
+        await new_family(pool, school, level="5e", class_name=class_name, contacts=())
+    broadcast_id = await new_broadcast(pool, [school])
+    await _schedule(pool, broadcast_id, TUESDAY)
+    assert await _send_due(pool, tools, TUESDAY) == 1
+    async with pool.connection() as connection:
+        result = await figures.figures(connection, broadcast_id)
+    assert result.total.total == 1 and result.total.queued == 1  # the lines: families reached
+    name = (await fetch(pool, "SELECT name FROM school WHERE id = %s", school))[0][0]
+    assert [(u.school, u.level, u.class_name, u.count) for u in result.unreachable] == [
+        (name, "5e", "5eB", 1),
+        (name, "5e", "=5eB", 2),
+    ]
+    assert result.unreachable_total == 3
+    exported = figures.to_csv(result).splitlines()
+    assert exported[-3:] == [
+        "injoignables_ecole,niveau,classe,familles",
+        f"{name},5e,5eB,1",
+        f"{name},5e,'=5eB,2",  # never run as a spreadsheet formula
+    ]
+    [(status,)] = await fetch(pool, "SELECT status FROM broadcast WHERE id = %s", broadcast_id)
+    assert status == "sent"  # nothing waits for the unreachable
+    await _drop_jobs(pool, [broadcast_id])
+
+
+async def test_the_page_says_why_messages_failed_and_who_was_not_reached(
+    pool, tools, live_server_url, staff_clients
+) -> None:
+    from staff_helpers import make_account
+
+    school = await new_school(pool)
+    _, [contact] = await new_family(pool, school, class_name="4eC")
+    await new_family(pool, school, level="4e", class_name="4eC", contacts=())
+    broadcast_id = await new_broadcast(pool, [school])
+    await _schedule(pool, broadcast_id, TUESDAY)
+    await _send_due(pool, tools, TUESDAY)
+    async with pool.connection() as connection:
+        await connection.execute(
+            "UPDATE outbound_message SET status = 'failed', error_code = '30003', "
+            "error_message = 'Twilio status undelivered' WHERE contact_id = %s",
+            (contact,),
+        )
+    account = await make_account(pool, roles=("school",), schools=(school,))
+    client, _ = staff_clients.sign_in(live_server_url, account.email)
+    page = client.get(f"/staff/annonces/{broadcast_id}")
+    assert page.status_code == 200
+    assert "téléphone éteint ou hors réseau : 1" in page.text and "code 30003" in page.text
+    assert "Familles injoignables : 1" in page.text and "4eC : 1 famille(s)" in page.text
     await _drop_jobs(pool, [broadcast_id])
 
 

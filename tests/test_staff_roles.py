@@ -29,7 +29,7 @@ from test_staff_workshops import FORM
 
 from liaison.jobs import renderers_for
 from liaison.signing import Signer, secret_key
-from staff import audit, grants, scopes, throttle
+from staff import audit, grants, journal_pages, scopes, throttle
 from staff.site import THROTTLED, StaffSite
 from workshops import checkin_codes, figures
 
@@ -55,6 +55,10 @@ FAMILY_REPORT = _rule(admin=404, organiser=403, school=404, mediator=403, nobody
 NOTICE_ALL = _rule(admin=OK, organiser=403, school=OK, mediator=403, nobody=403)
 NOTICE_ONE = _rule(admin=(OK, OK), organiser=403, school=(OK, 404), mediator=403, nobody=403)
 ADMIN_ONLY = _rule(admin=OK, organiser=403, school=403, mediator=403, nobody=403)
+# Families that agreed to a mediator's help: the mediator's own; admins every family with a
+# mediation (the "other" family has none: 404 for admins too).
+MEDIATION_ALL = _rule(admin=OK, organiser=403, school=403, mediator=OK, nobody=403)
+MEDIATION_ONE = _rule(admin=(OK, 404), organiser=403, school=403, mediator=(OK, 404), nobody=403)
 ANY_ACCOUNT = _rule(admin=OK, organiser=OK, school=OK, mediator=OK, nobody=OK)
 
 EXPECTED: dict[tuple[str, str], dict[str, Any]] = {
@@ -98,6 +102,20 @@ EXPECTED: dict[tuple[str, str], dict[str, Any]] = {
     ("GET", "/staff/annonces/{id:int}/chiffres.csv"): NOTICE_ONE,
     ("GET", "/staff/journal"): ADMIN_ONLY,
     ("GET", "/staff/journal.csv"): ADMIN_ONLY,
+    ("GET", "/staff/mediation"): MEDIATION_ALL,
+    ("GET", "/staff/mediation/{family:int}"): MEDIATION_ONE,
+    ("POST", "/staff/mediation/{family:int}/inscrire"): MEDIATION_ONE,
+    ("POST", "/staff/mediation/{family:int}/annuler"): MEDIATION_ONE,
+    ("POST", "/staff/mediation/{family:int}/langue"): MEDIATION_ONE,
+    # The account is a field of each form: nothing in the path to guess.
+    ("GET", "/staff/comptes"): ADMIN_ONLY,
+    ("POST", "/staff/comptes/ecole"): ADMIN_ONLY,
+    ("POST", "/staff/comptes/ecole/retirer"): ADMIN_ONLY,
+    ("POST", "/staff/comptes/atelier"): ADMIN_ONLY,
+    ("POST", "/staff/comptes/atelier/retirer"): ADMIN_ONLY,
+    ("POST", "/staff/comptes/mediation"): ADMIN_ONLY,
+    ("POST", "/staff/comptes/mediation/retirer"): ADMIN_ONLY,
+    ("POST", "/staff/comptes/desactiver"): ADMIN_ONLY,
     # Last: it ends the session.
     ("POST", "/staff/deconnexion"): ANY_ACCOUNT,
 }
@@ -263,6 +281,7 @@ def _path(pattern: str, world: World, side: str) -> str:
         .replace("{token}", world.tokens[side])
         .replace("{id}", str(world.handovers[side]))
         .replace("{id:int}", str(world.notices[side]))
+        .replace("{family:int}", str(world.families[side]))
     )
 
 
@@ -666,10 +685,10 @@ async def test_an_unknown_email_is_recorded_by_its_digest_only(
 
 async def test_the_database_refuses_to_change_or_delete_the_audit_log(pool) -> None:
     async with pool.connection() as connection:
-        await audit.record(connection, None, "test.entry", "test", 1, {"n": 1})
+        await audit.record(connection, None, "staff.created", "test", 1, {"n": 1})
     for statement in (
-        "UPDATE audit_log SET action = 'forged' WHERE action = 'test.entry'",
-        "DELETE FROM audit_log WHERE action = 'test.entry'",
+        "UPDATE audit_log SET action = 'forged' WHERE target_type = 'test'",
+        "DELETE FROM audit_log WHERE target_type = 'test'",
         "TRUNCATE audit_log",
     ):
         async with pool.connection() as connection:
@@ -677,7 +696,7 @@ async def test_the_database_refuses_to_change_or_delete_the_audit_log(pool) -> N
                 await connection.execute(statement)
     async with pool.connection() as connection:
         cursor = await connection.execute(
-            "SELECT count(*) FROM audit_log WHERE action = 'test.entry'"
+            "SELECT count(*) FROM audit_log WHERE target_type = 'test'"
         )
         assert (await cursor.fetchone())[0] >= 1
 
@@ -695,7 +714,7 @@ async def test_the_database_refuses_to_change_or_delete_the_audit_log(pool) -> N
 async def test_the_audit_log_refuses_phones_passwords_and_messages(pool, detail) -> None:
     async with pool.connection() as connection:
         with pytest.raises(audit.AuditError):
-            await audit.record(connection, None, "test.refused", "test", 1, detail)
+            await audit.record(connection, None, "staff.created", "test", 1, detail)
 
 
 # -- grants from the command line ------------------------------------------------------------
@@ -828,8 +847,14 @@ async def test_a_digest_with_phone_like_digits_is_not_taken_for_a_phone(pool) ->
     """An e-mail's SHA-256 may hold ten digits in a row; it is not a phone number."""
     digest = "ab0612345678cd" + "e" * 50
     async with pool.connection() as connection:
-        await audit.record(
-            connection, None, "staff.sign_in_failed", detail={"email_sha256": digest}
-        )
+        await audit.record(connection, None, "sign_in.failed", detail={"email_sha256": digest})
+        note = {"note": "rappeler le 06 12 34 56 78"}
         with pytest.raises(audit.AuditError):
-            await audit.record(connection, None, "x", detail={"note": "rappeler le 06 12 34 56 78"})
+            await audit.record(connection, None, "sign_in.failed", detail=note)
+
+
+async def test_every_audit_action_has_a_label_and_no_other_is_written(pool) -> None:
+    assert set(journal_pages.ACTIONS) == audit.ACTIONS
+    async with pool.connection() as connection:
+        with pytest.raises(audit.AuditError, match="unknown action"):
+            await audit.record(connection, None, "staff.renamed", "account", 1)

@@ -25,6 +25,7 @@ from datetime import timedelta
 from zoneinfo import ZoneInfo
 
 from liaison.settings import SUPPORTED_LANGUAGES
+from liaison.spreadsheet import safe_cell
 from workshops.figures import UNKNOWN_LANGUAGE, PeriodFigures, WorkshopFigures
 
 MEDIA_TYPE = "text/csv; charset=utf-8"
@@ -63,7 +64,6 @@ COLUMNS = (
     "autonomy_no_answer",
 )
 _COUNTS = COLUMNS[COLUMNS.index("capacity") : COLUMNS.index("no_show_rate_pct")]
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 def write(rows: Iterable[WorkshopFigures]) -> bytes:
@@ -124,4 +124,4 @@ def _percent(rate: float | None) -> str:
 
 
 def _text(value: str) -> str:
-    return f"'{value}" if value.startswith(_FORMULA_START) else value
+    return safe_cell(value)
