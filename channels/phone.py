@@ -49,6 +49,9 @@ _OVERSEAS = ("GP", "MQ", "GF", "RE", "YT", "PM", "BL", "MF")
 _FRENCH_PLAN = (*_OVERSEAS, "FR")
 _FRANCE_CODE = 33
 _FRENCH_PLAN_DIGITS = 9  # after the leading 0
+# The mobile range ARCEP keeps for fiction (06 39 98 xx xx): valid French numbers that are
+# never given to a subscriber, which the demo data uses so that no real phone is texted.
+_FICTION = "63998"
 
 
 class InvalidPhoneNumber(ValueError):
@@ -76,6 +79,8 @@ def to_e164(raw: str, default_region: str = "FR") -> str:
     else:
         tried = "FR" if number.country_code == _FRANCE_CODE else None
     if tried is not None and len(digits) == _FRENCH_PLAN_DIGITS:
+        if digits.startswith(_FICTION):  # never a subscriber's: demos and tests
+            return f"+{_FRANCE_CODE}{digits}"
         found = _in_french_plan("0" + digits, tried)
         if len(found) == 1:
             return found.pop()

@@ -103,7 +103,20 @@ def notices(page: Page, url: str, email: str, password: str) -> None:
     page.screenshot(path=IMG / "staff-notice-figures.png", full_page=True)
 
 
-STEPS = ("parent", "waiting", "staff", "notices")
+def accounts(page: Page, url: str, email: str, password: str) -> None:
+    """The admins' accounts page (roles, what each account reaches, the forms to change it),
+    then a family a mediator helps. Give the demo a few accounts and a mediation first:
+    `liaison staff create --role school --school 0931234L`, `--role mediator`, and
+    `liaison staff mediate --family-phone "06 39 98 02 03" --consent "…"`."""
+    _sign_in(page, url, email, password)
+    page.goto(f"{url}/staff/comptes")
+    page.screenshot(path=IMG / "staff-accounts.png")
+    page.goto(f"{url}/staff/mediation")
+    page.get_by_role("link", name="Aider cette famille").first.click()
+    page.screenshot(path=IMG / "staff-mediation-family.png", full_page=True)
+
+
+STEPS = ("parent", "waiting", "staff", "notices", "accounts")
 
 
 def main() -> int:
@@ -123,7 +136,7 @@ def main() -> int:
                 context = browser.new_context(viewport=PHONE, locale="fr-FR")
                 step(context.new_page(), args.url)
                 context.close()
-        for name, staff_step in (("staff", staff), ("notices", notices)):
+        for name, staff_step in (("staff", staff), ("notices", notices), ("accounts", accounts)):
             if name in steps:
                 context = browser.new_context(viewport=PHONE, locale="fr-FR")
                 staff_step(context.new_page(), args.url, args.email, args.password)

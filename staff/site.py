@@ -13,8 +13,9 @@ Sign-in is throttled (`staff.throttle`: 5 failures for one e-mail or 20 from one
 15 minutes answer 429 without checking the password); sign-ins, failures and sign-outs go to
 the audit log (`staff.audit`). What an account reaches within its roles is `staff.scopes`.
 
-Sections (workshops, check-in, figures, families, inbox, journal) live in their own modules and
-give their routes to `StaffSite.routes()`.
+Sections (workshops, check-in, figures, families, inbox, journal, notices, mediation, accounts)
+live in their own modules, listed in `staff.sections`, and give their routes to
+`StaffSite.routes()`.
 """
 
 from __future__ import annotations

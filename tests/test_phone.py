@@ -199,3 +199,12 @@ def test_mask_keeps_only_country_code_and_last_two_digits(e164: str) -> None:
 )
 def test_region_of_is_none_for_what_is_not_a_valid_number(text: str) -> None:
     assert region_of(text) is None
+
+
+def test_the_fiction_range_is_a_french_mobile() -> None:
+    """06 39 98 xx xx is never given to a subscriber (ARCEP keeps it for fiction): the demo's
+    families use it, and staff can type it like any number (a mediation, a search)."""
+    assert to_e164("06 39 98 02 03") == "+33639980203"
+    assert to_e164("+33 6 39 98 02 03", "RE") == "+33639980203"
+    with pytest.raises(InvalidPhoneNumber):
+        to_e164("06 39 98 02 0")  # still nine digits after the 0
