@@ -14,6 +14,8 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from channels.http import accepted_language
+from liaison.i18n import Catalogs, _
 from workshops.calendar import event
 from workshops.records import REF
 from workshops.store import load_by_refs
@@ -24,9 +26,26 @@ def calendar_link(public_url: str, ref: str) -> str:
 
 
 class CalendarPage:
-    def __init__(self, pool: AsyncConnectionPool[AsyncConnection[Any]], public_url: str) -> None:
+    def __init__(
+        self,
+        pool: AsyncConnectionPool[AsyncConnection[Any]],
+        public_url: str,
+        catalogs: Catalogs,
+        default_language: str,
+    ) -> None:
         self.pool = pool
         self.host = urlsplit(public_url).hostname or "liaison"
+        self.catalogs = catalogs
+        self.default_language = default_language
+
+    def _unknown(self, request: Request) -> Response:
+        """404 in the reader's language (their browser's), the workshop never named."""
+        languages = list(self.catalogs.translations)
+        header = request.headers.get("accept-language", "")
+        language = accepted_language(header, languages) or self.default_language
+        with self.catalogs.use(language):
+            text = _("Cet atelier n'existe pas ou n'est plus proposé.")
+        return PlainTextResponse(text, status_code=404)
 
     def routes(self) -> list[BaseRoute]:
         return [Route("/ateliers/{ref}.ics", self.calendar, methods=["GET"])]
@@ -34,12 +53,12 @@ class CalendarPage:
     async def calendar(self, request: Request) -> Response:
         ref = request.path_params["ref"]
         if not REF.match(ref):
-            return PlainTextResponse("Atelier inconnu.", status_code=404)
+            return self._unknown(request)
         async with self.pool.connection() as connection:
             found = await load_by_refs(connection, [ref])
         workshop = found.get(ref)
         if workshop is None or workshop.status == "draft":
-            return PlainTextResponse("Atelier inconnu.", status_code=404)
+            return self._unknown(request)
         return Response(
             event(workshop, host=self.host, stamp=datetime.now(UTC)),
             media_type="text/calendar; charset=utf-8",

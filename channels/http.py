@@ -1,5 +1,5 @@
-"""HTTP helpers every channel's webhooks share: bounded body reads, the secret check and the
-JSON error answer."""
+"""HTTP helpers the channels share: bounded body reads, the secret check, the JSON error answer,
+and the reader's language from the browser's `Accept-Language`."""
 
 from __future__ import annotations
 
@@ -50,3 +50,12 @@ def check_secret(given: str | None, expected: str) -> None:
 
 def error_response(error: InboundError) -> JSONResponse:
     return JSONResponse({"error": error.code, "message": str(error)}, status_code=error.status)
+
+
+def accepted_language(header: str, languages: list[str]) -> str | None:
+    """The first of `languages` an `Accept-Language` header names ("ar-MA,fr;q=0.8" → "ar")."""
+    for part in header.split(","):
+        code = part.split(";")[0].strip().lower()[:2]
+        if code in languages:
+            return code
+    return None

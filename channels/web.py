@@ -31,7 +31,7 @@ from bot.nlu.result import NLUEngine
 from bot.replies import Reply
 from bot.store import Conversations
 from channels.base import Channel
-from channels.http import error_response, read_json_object
+from channels.http import accepted_language, error_response, read_json_object
 from liaison.errors import InboundError, InvalidField, MessageTooLarge
 from liaison.i18n import LANGUAGE_NAMES, RTL_LANGUAGES, Catalogs
 from schools.codes import normalise_code
@@ -99,9 +99,7 @@ class WebChannel(Channel):
     async def page(self, request: Request) -> Response:
         lang = request.query_params.get("lang", "")
         if lang not in self.languages:
-            accepted = _accepted_language(
-                request.headers.get("accept-language", ""), self.languages
-            )
+            accepted = accepted_language(request.headers.get("accept-language", ""), self.languages)
             lang = accepted or self.default_language
         # An invitation link (/?atelier=<ref>) opens the chat on that workshop.
         workshop = request.query_params.get("atelier", "")
@@ -197,11 +195,3 @@ _PAGE_HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "no-referrer",
 }
-
-
-def _accepted_language(header: str, languages: list[str]) -> str | None:
-    for part in header.split(","):
-        code = part.split(";")[0].strip().lower()[:2]
-        if code in languages:
-            return code
-    return None

@@ -179,7 +179,10 @@ def create_app(
         channels = channels_for(runtime, pool)
         for channel in channels:
             app.router.routes.extend(channel.routes())
-        app.router.routes.extend(CalendarPage(pool, runtime.settings.public_url).routes())
+        calendar = CalendarPage(
+            pool, runtime.settings.public_url, runtime.catalogs, runtime.config.default_language
+        )
+        app.router.routes.extend(calendar.routes())
         signer = Signer(secret_key(runtime.settings))
         codes = CheckinCodePage(
             pool=pool,

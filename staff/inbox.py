@@ -6,7 +6,7 @@ opens in the turn's own transaction through `ParentInbox` (the conversation's `I
 the inbox of the parent's school (`family_contact` -> `family_school`: the school of the notice
 answered, else the one joined last) or of the default team (`liaison.inbox`). A parent has at
 most one open conversation (a partial unique index): asking again keeps it. The parent is told
-when a person will answer: `next_opening()` of the team's opening hours, on its clock, closed on
+when a person will answer: `staff.opening_hours.next_opening()`, on the team's clock, closed on
 public holidays.
 
 While it is open the assistant stays quiet for that parent (keywords apart); their messages
@@ -25,9 +25,8 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, time, timedelta
+from datetime import datetime
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from psycopg import AsyncConnection
 from psycopg.rows import dict_row
@@ -43,19 +42,17 @@ from liaison.outbox import enqueue
 from liaison.settings import InboxConfig
 from staff import audit, scopes
 from staff.accounts import Account
-from workshops.quiet_hours import QuietHours, is_rest_day
+from staff.opening_hours import next_opening, valid_zone
 
 log = logging.getLogger(__name__)
 Connection = AsyncConnection[Any]
 
-DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 REASONS = ("handover", "fallbacks", "notice_reply")
 MAX_REPLY = 1000  # characters: a few SMS, what a person writes to one parent
 HISTORY = 60  # turns shown, the newest last
 # Intents of the turns staff send (the parent's own turns carry the NLU's).
 STAFF_REPLY = "staff_reply"
 HANDED_BACK = "handover_closed"
-_HOLIDAYS_ONLY = QuietHours(sundays=False, public_holidays=True)
 
 
 class InboxError(LiaisonError):
@@ -82,55 +79,6 @@ class AlreadyClosed(InboxError):
 
 class ParentOptedOut(InboxError):
     pass
-
-
-# -- opening hours ---------------------------------------------------------------------------
-
-
-def parse_hours(raw: Mapping[str, Any]) -> dict[int, list[tuple[time, time]]]:
-    """{"mon": [["08:30", "12:00"], ...]} as weekday -> spans; what is malformed is left out
-    (a school's hours come from the database, written by hand)."""
-    spans: dict[int, list[tuple[time, time]]] = {}
-    for day, pairs in raw.items():
-        if day not in DAYS or not isinstance(pairs, list | tuple):
-            continue
-        for pair in pairs:
-            try:
-                start, end = (time.fromisoformat(str(value)) for value in pair)
-            except (TypeError, ValueError):
-                log.warning("opening hours: %r on %s is not [start, end]", pair, day)
-                continue
-            if start < end:
-                spans.setdefault(DAYS.index(day), []).append((start, end))
-    return {day: sorted(day_spans) for day, day_spans in spans.items()}
-
-
-def next_opening(hours: Mapping[str, Any], timezone: str, now: datetime) -> datetime | None:
-    """When a person will answer: `now` when the team is open now, else the next opening (UTC)
-    within two weeks; None when the team has no opening hours."""
-    spans = parse_hours(hours)
-    if not spans:
-        return None
-    zone = ZoneInfo(timezone)
-    local = now.astimezone(zone)
-    for offset in range(15):
-        day = local.date() + timedelta(days=offset)
-        if is_rest_day(day, timezone, _HOLIDAYS_ONLY):
-            continue
-        for start, end in spans.get(day.weekday(), []):
-            opens = datetime.combine(day, start, tzinfo=zone)
-            if datetime.combine(day, end, tzinfo=zone) <= local:
-                continue
-            return now if opens <= local else opens.astimezone(UTC)
-    return None
-
-
-def _zone(name: str | None, default: str) -> str:
-    try:
-        ZoneInfo(name or default)
-    except (ZoneInfoNotFoundError, ValueError):
-        return default
-    return name or default
 
 
 # -- opening a conversation, from the turn -----------------------------------------------------
@@ -207,7 +155,7 @@ class ParentInbox:
             raise RuntimeError("handover neither opened nor found")
         handover_id, created, school_zone, school_hours = row
         hours = school_hours or self.config.opening_hours  # a school without hours: the default
-        zone = _zone(school_zone, self.default_timezone)
+        zone = valid_zone(school_zone, self.default_timezone)
         if created:
             log.info("handover %d opened (%s)", handover_id, reason)
         return Opening(

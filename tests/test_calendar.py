@@ -109,3 +109,7 @@ async def test_calendar_link(live_server_url, pool, status: str, expected: int) 
             assert f"UID:{ref}@127.0.0.1" in answer.text
         for bad in ["/ateliers/nope.ics", "/ateliers/..%2Fetc.ics", f"/ateliers/{'x' * 80}.ics"]:
             assert (await client.get(bad)).status_code == 404
+        # Said in the reader's language (their browser's), French otherwise.
+        unknown = await client.get("/ateliers/nope.ics", headers={"Accept-Language": "tr,fr;q=0.5"})
+        assert unknown.status_code == 404 and "atölye" in unknown.text.lower()
+        assert "n'existe pas" in (await client.get("/ateliers/nope.ics")).text

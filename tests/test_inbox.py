@@ -24,7 +24,7 @@ from bot.assistant import Inbound, Outcome
 from bot.handover import when_a_person_answers
 from bot.store import Conversations
 from liaison.i18n import Catalogs
-from staff.inbox import next_opening
+from staff.opening_hours import next_opening
 from workshops.quiet_hours import QuietHours, is_rest_day
 
 PARIS = "Europe/Paris"
