@@ -450,6 +450,14 @@ async def test_the_page_says_why_messages_failed_and_who_was_not_reached(
     assert page.status_code == 200
     assert "téléphone éteint ou hors réseau : 1" in page.text and "code 30003" in page.text
     assert "Familles injoignables : 1" in page.text and "4eC : 1 famille(s)" in page.text
+    assert 'http-equiv="refresh"' not in page.text  # sent: nothing moves any more
+    async with pool.connection() as connection:  # as while families wait for allowed hours
+        await connection.execute(
+            "UPDATE broadcast SET status = 'sending' WHERE id = %s", (broadcast_id,)
+        )
+    sending_page = client.get(f"/staff/annonces/{broadcast_id}").text
+    assert '<meta http-equiv="refresh" content="20">' in sending_page
+    assert "Envoi en cours" in sending_page
     await _drop_jobs(pool, [broadcast_id])
 
 
