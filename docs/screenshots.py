@@ -116,7 +116,18 @@ def accounts(page: Page, url: str, email: str, password: str) -> None:
     page.screenshot(path=IMG / "staff-mediation-family.png", full_page=True)
 
 
-STEPS = ("parent", "waiting", "staff", "notices", "accounts")
+def inbox(page: Page, url: str, email: str, password: str) -> None:
+    """The inbox with the demo parent's answer to the demo notice (`bot.demo`), then that
+    conversation: the notice as the parent read it, the history, the reply form."""
+    _sign_in(page, url, email, password)
+    page.goto(f"{url}/staff/messages")
+    page.screenshot(path=IMG / "inbox-list.png")
+    page.locator('a[href^="/staff/messages/"]').first.click()
+    page.get_by_test_id("answered-notice").wait_for()
+    page.screenshot(path=IMG / "inbox-conversation.png", full_page=True)
+
+
+STEPS = ("parent", "waiting", "staff", "notices", "accounts", "inbox")
 
 
 def main() -> int:
@@ -136,7 +147,13 @@ def main() -> int:
                 context = browser.new_context(viewport=PHONE, locale="fr-FR")
                 step(context.new_page(), args.url)
                 context.close()
-        for name, staff_step in (("staff", staff), ("notices", notices), ("accounts", accounts)):
+        staff_steps = (
+            ("staff", staff),
+            ("notices", notices),
+            ("accounts", accounts),
+            ("inbox", inbox),
+        )
+        for name, staff_step in staff_steps:
             if name in steps:
                 context = browser.new_context(viewport=PHONE, locale="fr-FR")
                 staff_step(context.new_page(), args.url, args.email, args.password)

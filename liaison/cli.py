@@ -244,6 +244,8 @@ def _run(args: argparse.Namespace, settings: Settings, config: AssistantConfig) 
         )
         if notice:
             print(f"  Added a demo notice, already sent (/staff/annonces/{notice}).")
+            if asyncio.run(_answer_demo_notice(database, runtime)):
+                print("  A parent answered it: the conversation waits in /staff/messages.")
     host, port = args.host or settings.host, args.port or settings.port
     print(f"\n  Liaison is running: open http://{host}:{port} in a browser.")
     print(
@@ -499,6 +501,18 @@ def _rasa_validate(args: argparse.Namespace, settings: Settings, config: Assista
     rasa_server.validate(settings.config_file, ROOT / "bot")
     print("rasa data validate: bot/domain.yml, bot/data/nlu, bot/data/rules.yml are valid")
     return 0
+
+
+async def _answer_demo_notice(database: Any, runtime: Any) -> bool:
+    from bot.demo import answer_notice
+    from bot.store import Conversations
+
+    pool = database.pool(max_size=1, name="liaison-demo")
+    await pool.open(wait=True, timeout=30)
+    try:
+        return await answer_notice(Conversations(pool, runtime.assistant))
+    finally:
+        await pool.close()
 
 
 async def _add_demo_workshops(url: str, *, only_if_empty: bool) -> int:

@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from bot import demo as parent_demo
 from broadcasts import demo as notice_demo
 from broadcasts import figures as notice_figures
 from broadcasts import records
@@ -116,6 +117,7 @@ async def test_demo_notice_is_sent_with_its_delivery_figures(pool, runtime) -> N
     by_address = {address: (status, code) for _, address, status, code, *_ in messages}
     assert by_address["+33639980212"] == ("failed", "30003")
     assert by_address["+33639980224"] == ("failed", "30005")
+    assert by_address[parent_demo.REPLY.address] == ("delivered", None)  # who answers it
     assert all(sent is not None and sent >= notice.scheduled_at for *_, sent, _ in messages)
     assert all(
         (status == "delivered") == (delivered is not None)

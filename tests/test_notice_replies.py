@@ -17,6 +17,7 @@ from broadcast_helpers import fetch, new_broadcast, new_family, new_school
 from outbox_helpers import deliver_all
 from staff_helpers import make_account
 
+from bot import demo
 from bot.assistant import Inbound
 from broadcasts import sending
 from liaison.jobs import renderers_for
@@ -212,3 +213,16 @@ async def test_i_cannot_come_from_a_parent_with_a_workshop_is_for_the_assistant(
     )
     assert outcome.intent == "workshop_cancel" and "Pronote pas à pas" in outcome.replies[0].text
     assert await _handovers(pool, contact) == []
+
+
+async def test_the_demo_parent_answer_reaches_the_inbox(
+    conversations: Any, channel_runtime: Any, delivery: Any, pool: Any, phone: str
+) -> None:
+    """`make run`'s answer to the demo notice (`bot.demo`), on a notice of this test's own."""
+    school = await new_school(pool)
+    contact = await _family(pool, school, phone)
+    broadcast = await _notice(pool, channel_runtime, school, at=datetime.now(UTC))
+    await deliver_all(delivery, pool, "sms", phone)
+    inbound = Inbound("sms", phone, demo.REPLY.text)
+    assert await demo.answer_notice(conversations, inbound)
+    assert await _handovers(pool, contact) == [("notice_reply", broadcast)]
