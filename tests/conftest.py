@@ -19,6 +19,7 @@ from typing import Any
 
 import pytest
 import uvicorn
+from phones import new_mobile
 from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 from pydantic import SecretStr
@@ -207,7 +208,7 @@ def staff_clients() -> Iterator[Clients]:
 @pytest.fixture
 def phone() -> str:
     """A fresh French mobile number for each test."""
-    return "+33612" + "".join(random.choices("0123456789", k=6))
+    return new_mobile()
 
 
 @pytest.fixture

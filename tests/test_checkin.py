@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 import httpx
 import psycopg
 import pytest
+from phones import new_mobile
 from staff_helpers import csrf_of, make_account
 
 from channels.checkin_page import code_link
@@ -95,7 +96,7 @@ async def make_workshop(
 
 
 def a_phone() -> str:
-    return "+33612" + str(uuid.uuid4().int)[:6]
+    return new_mobile()
 
 
 def family(**extra: tuple[str, str, str | None, int, str]) -> dict[str, Any]:

@@ -21,6 +21,7 @@ from typing import Any
 import httpx
 import pytest
 from outbox_helpers import deliver_all
+from phones import new_mobile
 from staff_helpers import csrf_of, make_account
 
 from bot.assistant import Inbound
@@ -61,7 +62,7 @@ def new_uai() -> str:
 
 def mobile() -> str:
     """A French mobile (E.164), and the way a school would write it."""
-    return "+33612" + "".join(random.choices("0123456789", k=6))
+    return new_mobile()
 
 
 def national(e164: str) -> str:

@@ -22,6 +22,7 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import psycopg
 import pytest
+from phones import new_mobile
 from staff_helpers import PASSWORD, csrf_of, make_account, sign_in
 from starlette.routing import Mount, Route
 from test_checkin import make_workshop
@@ -217,7 +218,7 @@ async def family(connection: Any, school_id: int, phone: str) -> tuple[int, int]
 
 
 def a_phone() -> str:
-    return "+33612" + str(uuid.uuid4().int)[:6]
+    return new_mobile()
 
 
 @pytest.fixture

@@ -16,6 +16,7 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import pytest
 from outbox_helpers import messages_for, new_contact
+from phones import new_mobile
 from staff_helpers import csrf_of, make_account
 
 from channels.sms import outgoing_sms
@@ -98,7 +99,7 @@ async def _published(pool: Any, **fields: str) -> tuple[str, int]:
 
 async def _parent(pool: Any, channel: str, language: str, *, opted_out: bool = False) -> int:
     address = (
-        f"+3361{uuid.uuid4().int % 10**7:07d}"
+        new_mobile()
         if channel == "sms"
         else str(uuid.uuid4().int % 10**10)
         if channel == "telegram"

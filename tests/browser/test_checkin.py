@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 
 import psycopg
 import pytest
+from phones import new_mobile
 from playwright.sync_api import Page, expect
 
 from liaison.signing import Signer, secret_key
@@ -47,7 +48,7 @@ def _door(url: str) -> Door:
     running in this one)."""
     email = f"door-{uuid.uuid4().hex[:10]}@example.org"
     ref = f"door-{uuid.uuid4().hex[:10]}"
-    phone = "+33612" + str(uuid.uuid4().int)[:6]
+    phone = new_mobile()
     zone = _noon_zone()
     start = (datetime.now(UTC) + timedelta(minutes=30)).astimezone(ZoneInfo(zone))
     workshop = build(
