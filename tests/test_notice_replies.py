@@ -55,6 +55,16 @@ async def _notice(
     return broadcast
 
 
+async def _notified(pool: Any, runtime: Any, delivery: Any, phone: str) -> tuple[int, int, int]:
+    """A school, a family on the SMS number `phone`, and a notice delivered to it through the
+    fake Twilio: (school, contact, notice) ids."""
+    school = await new_school(pool)
+    contact = await _family(pool, school, phone)
+    broadcast = await _notice(pool, runtime, school, at=datetime.now(UTC))
+    await deliver_all(delivery, pool, "sms", phone)
+    return school, contact, broadcast
+
+
 async def _text(url: str, fakes: Any, delivery: Any, pool: Any, phone: str, body: str) -> str:
     """The parent writes `body`; what they receive back, delivered through the fake Twilio."""
     before = len(fakes.twilio.messages_to(phone))
@@ -80,10 +90,7 @@ async def test_a_reply_the_assistant_cannot_place_reaches_the_school_with_the_no
     staff_clients: Any,
     phone: str,
 ) -> None:
-    school = await new_school(pool)
-    contact = await _family(pool, school, phone)
-    broadcast = await _notice(pool, channel_runtime, school, at=datetime.now(UTC))
-    await deliver_all(delivery, pool, "sms", phone)
+    school, contact, broadcast = await _notified(pool, channel_runtime, delivery, phone)
     assert fakes.twilio.messages_to(phone)[-1].body == NOTICE
 
     told = await _text(channel_server_url, fakes, delivery, pool, phone, "zzkq wpx vvb ?")
@@ -125,10 +132,7 @@ async def test_a_bare_yes_or_i_cannot_come_after_a_notice_is_for_the_school(
     phone: str,
     answer: str,
 ) -> None:
-    school = await new_school(pool)
-    contact = await _family(pool, school, phone)
-    broadcast = await _notice(pool, channel_runtime, school, at=datetime.now(UTC))
-    await deliver_all(delivery, pool, "sms", phone)
+    _, contact, broadcast = await _notified(pool, channel_runtime, delivery, phone)
     told = await _text(channel_server_url, fakes, delivery, pool, phone, answer)
     assert "transmets votre réponse" in told or "Paso su respuesta" in told
     assert await _handovers(pool, contact) == [("notice_reply", broadcast)]
@@ -137,10 +141,7 @@ async def test_a_bare_yes_or_i_cannot_come_after_a_notice_is_for_the_school(
 async def test_what_the_assistant_answers_stays_with_the_assistant(
     channel_server_url: str, channel_runtime: Any, fakes: Any, delivery: Any, pool: Any, phone: str
 ) -> None:
-    school = await new_school(pool)
-    contact = await _family(pool, school, phone)
-    broadcast = await _notice(pool, channel_runtime, school, at=datetime.now(UTC))
-    await deliver_all(delivery, pool, "sms", phone)
+    _, contact, broadcast = await _notified(pool, channel_runtime, delivery, phone)
     answered = await _text(
         channel_server_url, fakes, delivery, pool, phone, "comment voir les notes sur pronote ?"
     )
@@ -219,10 +220,7 @@ async def test_the_demo_parent_answer_reaches_the_inbox(
     conversations: Any, channel_runtime: Any, delivery: Any, pool: Any, phone: str
 ) -> None:
     """`make run`'s answer to the demo notice (`bot.demo`), on a notice of this test's own."""
-    school = await new_school(pool)
-    contact = await _family(pool, school, phone)
-    broadcast = await _notice(pool, channel_runtime, school, at=datetime.now(UTC))
-    await deliver_all(delivery, pool, "sms", phone)
+    _, contact, broadcast = await _notified(pool, channel_runtime, delivery, phone)
     inbound = Inbound("sms", phone, demo.REPLY.text)
     assert await demo.answer_notice(conversations, inbound)
     assert await _handovers(pool, contact) == [("notice_reply", broadcast)]
