@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -222,6 +223,11 @@ def create_app(
                     install_signal_handlers=False,
                 )
             )
+        # Everything loaded so far (the NLU model above all) lives as long as the process:
+        # out of the collector's way, a full collection no longer walks it in the middle of
+        # a request.
+        gc.collect()
+        gc.freeze()
         try:
             yield
         finally:
