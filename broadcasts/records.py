@@ -108,22 +108,25 @@ def _from_row(row: dict[str, Any]) -> Broadcast:
     )
 
 
+def _columns(draft: Draft) -> tuple[Any, ...]:
+    """title, school_ids, audience, template, placeholders, texts: as the table holds them."""
+    return (
+        draft.title,
+        list(draft.school_ids),
+        Jsonb(draft.audience.as_json()),
+        draft.template,
+        Jsonb(draft.placeholders),
+        Jsonb(draft.texts),
+    )
+
+
 async def create(
     connection: Connection, draft: Draft, *, account_id: int | None, now: datetime
 ) -> int:
     cursor = await connection.execute(
         "INSERT INTO broadcast (title, school_ids, audience, template, placeholders, texts, "
         "created_by, created_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s) RETURNING id",
-        (
-            draft.title,
-            list(draft.school_ids),
-            Jsonb(draft.audience.as_json()),
-            draft.template,
-            Jsonb(draft.placeholders),
-            Jsonb(draft.texts),
-            account_id,
-            now,
-        ),
+        (*_columns(draft), account_id, now),
     )
     row = await cursor.fetchone()
     assert row is not None
@@ -135,15 +138,7 @@ async def update(connection: Connection, broadcast_id: int, draft: Draft) -> boo
     cursor = await connection.execute(
         "UPDATE broadcast SET title = %s, school_ids = %s, audience = %s, template = %s, "
         "placeholders = %s, texts = %s WHERE id = %s AND status = 'draft'",
-        (
-            draft.title,
-            list(draft.school_ids),
-            Jsonb(draft.audience.as_json()),
-            draft.template,
-            Jsonb(draft.placeholders),
-            Jsonb(draft.texts),
-            broadcast_id,
-        ),
+        (*_columns(draft), broadcast_id),
     )
     return cursor.rowcount == 1
 

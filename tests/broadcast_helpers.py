@@ -1,4 +1,4 @@
-"""Schools, families and contacts for the broadcast tests, inserted directly."""
+"""Schools, families and contacts for the tests (notices, the inbox), inserted directly."""
 
 from __future__ import annotations
 
@@ -99,3 +99,32 @@ async def fetch(pool: Any, query: str, *params: Any) -> list[tuple[Any, ...]]:
     async with pool.connection() as connection:
         cursor = await connection.execute(query, params)
         return list(await cursor.fetchall())
+
+
+async def join_contact(
+    connection: Any, channel: str, address: str, school_id: int, *, language: str | None = None
+) -> None:
+    """The contact (created if need be; its language set when given) in a new family of
+    `school_id`, as joining the school does."""
+    cursor = await connection.execute(
+        "INSERT INTO contact (channel, address, language, created_at, last_seen_at) "
+        "VALUES (%s, %s, %s, now(), now()) ON CONFLICT ON CONSTRAINT uq_contact_channel_address "
+        "DO UPDATE SET language = coalesce(EXCLUDED.language, contact.language), "
+        "last_seen_at = now() RETURNING id",
+        (channel, address, language),
+    )
+    contact = await cursor.fetchone()
+    cursor = await connection.execute(
+        "INSERT INTO family (created_at, updated_at) VALUES (now(), now()) RETURNING id"
+    )
+    family = await cursor.fetchone()
+    assert contact is not None and family is not None
+    await connection.execute(
+        "INSERT INTO family_contact (family_id, contact_id) VALUES (%s, %s)",
+        (family[0], contact[0]),
+    )
+    await connection.execute(
+        "INSERT INTO family_school (family_id, school_id, source, joined_at) "
+        "VALUES (%s, %s, 'join', now())",
+        (family[0], school_id),
+    )

@@ -1,9 +1,12 @@
-"""Helpers for tests of the outbox: contacts, queued messages, reading them back, and sending
-what is queued without a worker (retrying at once what asks to be retried)."""
+"""Helpers for tests of the outbox: contacts, queued messages, reading them back, sending
+what is queued without a worker (retrying at once what asks to be retried), and the
+environment of a `liaison worker` subprocess."""
 
 from __future__ import annotations
 
+import os
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from psycopg.rows import dict_row
@@ -88,3 +91,20 @@ async def deliver_all(
             except RetryableSendError:
                 continue
     return statuses
+
+
+def worker_environment(database: Any, fakes: Any, config_file: Path) -> dict[str, str]:
+    """The environment of a `liaison worker` on the test database, with `config_file`, sending
+    to the fake providers."""
+    return {
+        **os.environ,
+        "DATABASE_URL": database.url,
+        "LIAISON_CONFIG_FILE": str(config_file),
+        "LIAISON_LOG_LEVEL": "WARNING",
+        "LIAISON_TWILIO_ACCOUNT_SID": fakes.twilio.account_sid,
+        "LIAISON_TWILIO_AUTH_TOKEN": fakes.twilio.auth_token,
+        "LIAISON_TWILIO_FROM": "+33639980000",
+        "LIAISON_TWILIO_API_URL": fakes.url,
+        "LIAISON_TELEGRAM_TOKEN": fakes.telegram.token,
+        "LIAISON_TELEGRAM_API_URL": fakes.url,
+    }

@@ -7,7 +7,6 @@ replies to other parents still pass ahead."""
 from __future__ import annotations
 
 import asyncio
-import os
 import subprocess
 import sys
 import time
@@ -17,7 +16,7 @@ from pathlib import Path
 import pytest
 import yaml
 from broadcast_helpers import fetch, join, new_broadcast, new_family, new_school
-from outbox_helpers import new_contact, queue
+from outbox_helpers import new_contact, queue, worker_environment
 
 from broadcasts import audience, figures, preview, records, replies, sending
 from broadcasts.records import Audience
@@ -545,18 +544,7 @@ def worker_env(database, fakes, tmp_path: Path):  # type: ignore[no-untyped-def]
     config["liaison"]["sms"]["segments_per_second"] = 50
     path = tmp_path / "config.yml"
     path.write_text(yaml.safe_dump(config), encoding="utf-8")
-    return {
-        **os.environ,
-        "DATABASE_URL": database.url,
-        "LIAISON_CONFIG_FILE": str(path),
-        "LIAISON_LOG_LEVEL": "WARNING",
-        "LIAISON_TWILIO_ACCOUNT_SID": fakes.twilio.account_sid,
-        "LIAISON_TWILIO_AUTH_TOKEN": fakes.twilio.auth_token,
-        "LIAISON_TWILIO_FROM": "+33639980000",
-        "LIAISON_TWILIO_API_URL": fakes.url,
-        "LIAISON_TELEGRAM_TOKEN": fakes.telegram.token,
-        "LIAISON_TELEGRAM_API_URL": fakes.url,
-    }
+    return worker_environment(database, fakes, path)
 
 
 def _start_worker(env: dict[str, str]) -> subprocess.Popen[bytes]:

@@ -15,6 +15,7 @@ from typing import Any
 
 import httpx
 import pytest
+from broadcast_helpers import join_contact
 from outbox_helpers import deliver_all, messages_for
 from psycopg.types.json import Jsonb
 from staff_helpers import csrf_of, make_account
@@ -220,27 +221,7 @@ async def _school(pool: Any, hours: dict[str, Any], zone: str = PARIS) -> int:
 async def _join(pool: Any, channel: str, address: str, school_id: int) -> None:
     """The contact (created if need be) in a family of `school_id`."""
     async with pool.connection() as connection:
-        cursor = await connection.execute(
-            "INSERT INTO contact (channel, address, created_at, last_seen_at) "
-            "VALUES (%s, %s, now(), now()) ON CONFLICT ON CONSTRAINT uq_contact_channel_address "
-            "DO UPDATE SET last_seen_at = now() RETURNING id",
-            (channel, address),
-        )
-        contact = await cursor.fetchone()
-        cursor = await connection.execute(
-            "INSERT INTO family (created_at, updated_at) VALUES (now(), now()) RETURNING id"
-        )
-        family = await cursor.fetchone()
-        assert contact is not None and family is not None
-        await connection.execute(
-            "INSERT INTO family_contact (family_id, contact_id) VALUES (%s, %s)",
-            (family[0], contact[0]),
-        )
-        await connection.execute(
-            "INSERT INTO family_school (family_id, school_id, source, joined_at) "
-            "VALUES (%s, %s, 'join', now())",
-            (family[0], school_id),
-        )
+        await join_contact(connection, channel, address, school_id)
 
 
 def _noon_zone() -> str:

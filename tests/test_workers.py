@@ -5,7 +5,6 @@ configured rate. Each test runs real subprocesses on the test database."""
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
 import subprocess
 import sys
@@ -16,7 +15,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from outbox_helpers import new_contact, queue
+from outbox_helpers import new_contact, queue, worker_environment
 
 from liaison.settings import ROOT
 
@@ -36,18 +35,7 @@ def worker_env(database, fakes, tmp_path: Path):  # type: ignore[no-untyped-def]
             section[group][name] = value
         path = tmp_path / f"config-{time.monotonic_ns()}.yml"
         path.write_text(yaml.safe_dump(config), encoding="utf-8")
-        return {
-            **os.environ,
-            "DATABASE_URL": database.url,
-            "LIAISON_CONFIG_FILE": str(path),
-            "LIAISON_LOG_LEVEL": "WARNING",
-            "LIAISON_TWILIO_ACCOUNT_SID": fakes.twilio.account_sid,
-            "LIAISON_TWILIO_AUTH_TOKEN": fakes.twilio.auth_token,
-            "LIAISON_TWILIO_FROM": "+33639980000",
-            "LIAISON_TWILIO_API_URL": fakes.url,
-            "LIAISON_TELEGRAM_TOKEN": fakes.telegram.token,
-            "LIAISON_TELEGRAM_API_URL": fakes.url,
-        }
+        return worker_environment(database, fakes, path)
 
     return make
 

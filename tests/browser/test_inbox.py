@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 
 import psycopg
 import pytest
+from broadcast_helpers import join_contact
 from playwright.sync_api import Browser, Page, expect
 from psycopg.types.json import Jsonb
 
@@ -62,32 +63,11 @@ def _school_and_staff(url: str) -> tuple[int, str]:
 
 
 def _join(url: str, sender: str, school_id: int) -> None:
-    """The web parent `sender` in a family of the school (as joining it would do)."""
+    """The web parent `sender` (Arabic) in a family of the school (as joining it would do)."""
 
     async def create() -> None:
         async with await psycopg.AsyncConnection.connect(url) as connection:
-            cursor = await connection.execute(
-                "INSERT INTO contact (channel, address, language, created_at, last_seen_at) "
-                "VALUES ('web', %s, 'ar', now(), now()) "
-                "ON CONFLICT ON CONSTRAINT uq_contact_channel_address "
-                "DO UPDATE SET language = 'ar' RETURNING id",
-                (sender,),
-            )
-            contact = await cursor.fetchone()
-            cursor = await connection.execute(
-                "INSERT INTO family (created_at, updated_at) VALUES (now(), now()) RETURNING id"
-            )
-            family = await cursor.fetchone()
-            assert contact is not None and family is not None
-            await connection.execute(
-                "INSERT INTO family_contact (family_id, contact_id) VALUES (%s, %s)",
-                (family[0], contact[0]),
-            )
-            await connection.execute(
-                "INSERT INTO family_school (family_id, school_id, source, joined_at) "
-                "VALUES (%s, %s, 'join', now())",
-                (family[0], school_id),
-            )
+            await join_contact(connection, "web", sender, school_id, language="ar")
             await connection.commit()
 
     _run(create())
