@@ -12,21 +12,27 @@ provider's message id (`Inbound.message_id`) is recorded in the same transaction
 message the provider delivers twice is handled once, and a turn that fails is not marked seen.
 On STOP, whatever is still queued for the parent is cancelled, also in that transaction.
 
-This is the hot path of every channel, so it speaks SQL to psycopg directly (three round trips
-per web message); the tables themselves are declared in `liaison.models` and migrated by Alembic.
+This is the hot path of every channel. A web message costs two round trips to PostgreSQL:
+`BEGIN` with the lock and the read (`liaison_open_turn`), then the save (`liaison_save_turn`)
+with `COMMIT`, both functions of migration 0009. Each round trip costs the web process more
+CPU than PostgreSQL spends on it (psycopg's waiting and adaptation in Python), which is why the
+turn sends its own BEGIN and COMMIT (`_own_transaction`) instead of five separate statements.
+The tables themselves are declared in `liaison.models` and migrated by Alembic.
 """
 
 from __future__ import annotations
 
+import contextlib
+import json
 import logging
 import time
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
 
 import psycopg
-from psycopg import AsyncConnection
-from psycopg.rows import dict_row
-from psycopg.types.json import Jsonb
+from psycopg import AsyncClientCursor, AsyncConnection
+from psycopg.pq import TransactionStatus
 from psycopg_pool import AsyncConnectionPool
 
 from bot.assistant import Assistant, Inbound, Outcome
@@ -43,58 +49,19 @@ from workshops.store import load as load_workshops
 
 log = logging.getLogger(__name__)
 
-_LOCK_CONTACT = """
-INSERT INTO contact (channel, address, created_at, last_seen_at) VALUES (%s, %s, %s, %s)
-ON CONFLICT ON CONSTRAINT uq_contact_channel_address
-DO UPDATE SET last_seen_at = EXCLUDED.last_seen_at
-RETURNING id, language, opted_out_at
-"""
-
-_RECEIPT = """
-INSERT INTO inbound_receipt (channel, message_id, received_at) VALUES (%s, %s, %s)
-ON CONFLICT DO NOTHING
-RETURNING 1
-"""
-
-_READ_CONVERSATION = """
-SELECT welcomed, active_form, requested_slot, slots, last_intents, offered_buttons,
-       fallback_count,
-       EXISTS (SELECT 1 FROM handover h
-               WHERE h.contact_id = conversation.contact_id AND h.status = 'open') AS handover_open
-FROM conversation WHERE contact_id = %s
-"""
-
-_SAVE = """
-WITH contact_update AS (
-    UPDATE contact
-    SET language = %(language)s,
-        opted_out_at = CASE WHEN %(opted_out)s THEN coalesce(opted_out_at, %(now)s) END
-    WHERE id = %(contact_id)s
-), conversation_upsert AS (
-    INSERT INTO conversation (contact_id, welcomed, active_form, requested_slot, slots,
-                              last_intents, offered_buttons, fallback_count,
-                              handover_requested_at, updated_at)
-    VALUES (%(contact_id)s, %(welcomed)s, %(active_form)s, %(requested_slot)s, %(slots)s,
-            %(last_intents)s, %(offered_buttons)s, %(fallback_count)s,
-            CASE WHEN %(handover)s THEN %(now)s::timestamptz END, %(now)s)
-    ON CONFLICT (contact_id) DO UPDATE SET
-        welcomed = EXCLUDED.welcomed,
-        active_form = EXCLUDED.active_form,
-        requested_slot = EXCLUDED.requested_slot,
-        slots = EXCLUDED.slots,
-        last_intents = EXCLUDED.last_intents,
-        offered_buttons = EXCLUDED.offered_buttons,
-        fallback_count = EXCLUDED.fallback_count,
-        handover_requested_at = CASE WHEN %(handover)s
-            THEN coalesce(conversation.handover_requested_at, EXCLUDED.updated_at) END,
-        updated_at = EXCLUDED.updated_at
+# The turn opens with its transaction (one round trip) and is saved with its COMMIT (one more):
+# several statements per query, which the simple query protocol of a client-side-binding
+# cursor carries. The two functions are migration 0009's.
+_OPEN = "BEGIN; SELECT * FROM liaison_open_turn(%s, %s, %s)"
+# A provider's message id is recorded first: a concurrent copy of the same message waits on
+# the unique key until the first one commits, then finds it done (no row).
+_OPEN_WITH_RECEIPT = (
+    "BEGIN; "
+    "INSERT INTO inbound_receipt (channel, message_id, received_at) VALUES (%s, %s, %s) "
+    "ON CONFLICT DO NOTHING RETURNING 1; "
+    "SELECT * FROM liaison_open_turn(%s, %s, %s)"
 )
-INSERT INTO turn (contact_id, direction, channel, text, language, intent, confidence, created_at)
-SELECT %(contact_id)s, t.direction, %(channel)s, t.text, %(language_out)s, t.intent,
-       t.confidence, %(now)s
-FROM unnest(%(directions)s::text[], %(texts)s::text[], %(intents)s::text[],
-            %(confidences)s::float8[]) AS t(direction, text, intent, confidence)
-"""
+_SAVE_AND_COMMIT = "SELECT liaison_save_turn(%s::jsonb); COMMIT"
 
 
 class UpcomingWorkshops:
@@ -159,82 +126,129 @@ class Conversations:
 
     async def _handle_once(self, inbound: Inbound) -> Outcome:
         now = datetime.now(UTC)
-        async with self.pool.connection() as connection, connection.transaction():
-            if inbound.message_id is not None:
-                # A concurrent copy of the same message waits here on the unique key until
-                # the first one commits, then finds it done.
-                cursor = await connection.execute(
-                    _RECEIPT, (inbound.channel, inbound.message_id, now)
-                )
-                if await cursor.fetchone() is None:
-                    return Outcome([], inbound.text, "", None, None, events=["duplicate"])
-            contact_id, state = await _load(connection, inbound, now)
-            was_opted_out = state.opted_out
-            workshops = await self.workshops.get(connection, now)
-            bookings = Bookings(connection, contact_id, now, announce=self._announce)
-            inbox = ParentInbox(
+        async with self.pool.connection() as connection, _own_transaction(connection):
+            return await self._turn(connection, inbound, now)
+
+    async def _turn(
+        self, connection: AsyncConnection[Any], inbound: Inbound, now: datetime
+    ) -> Outcome:
+        opened = await _open(connection, inbound, now)
+        if opened is None:  # a provider's second delivery of a message already handled
+            await connection.execute("ROLLBACK")  # leaves no trace
+            return Outcome([], inbound.text, "", None, None, events=["duplicate"])
+        contact_id, state = opened
+        was_opted_out = state.opted_out
+        workshops = await self.workshops.get(connection, now)
+        bookings = Bookings(connection, contact_id, now, announce=self._announce)
+        inbox = ParentInbox(
+            connection,
+            contact_id,
+            now,
+            self.assistant.config.inbox,
+            default_timezone=self.assistant.config.timezone,
+        )
+        memberships = Memberships(
+            connection, contact_id, channel=inbound.channel, address=inbound.address, now=now
+        )
+        outcome = await self.assistant.respond(
+            state,
+            inbound,
+            workshops=workshops,
+            bookings=bookings,
+            inbox=inbox,
+            memberships=memberships,
+        )
+        renderer = self.outbox.get(inbound.channel)
+        if renderer is not None:
+            if state.opted_out and not was_opted_out:
+                await cancel_queued(connection, contact_id, now)
+            with self.assistant.catalogs.use(outcome.language):
+                messages = renderer(outcome.replies)
+            keyword = any(event.startswith("keyword:") for event in outcome.events)
+            await enqueue(
                 connection,
-                contact_id,
-                now,
-                self.assistant.config.inbox,
-                default_timezone=self.assistant.config.timezone,
+                contact_id=contact_id,
+                channel=inbound.channel,
+                address=inbound.address,
+                messages=messages,
+                kind="keyword" if keyword else "reply",
+                now=now,
             )
-            memberships = Memberships(
-                connection, contact_id, channel=inbound.channel, address=inbound.address, now=now
-            )
-            outcome = await self.assistant.respond(
-                state,
-                inbound,
-                workshops=workshops,
-                bookings=bookings,
-                inbox=inbox,
-                memberships=memberships,
-            )
-            await _save(connection, contact_id, inbound, state, outcome, now)
-            renderer = self.outbox.get(inbound.channel)
-            if renderer is not None:
-                if state.opted_out and not was_opted_out:
-                    await cancel_queued(connection, contact_id, now)
-                with self.assistant.catalogs.use(outcome.language):
-                    messages = renderer(outcome.replies)
-                keyword = any(event.startswith("keyword:") for event in outcome.events)
-                await enqueue(
-                    connection,
-                    contact_id=contact_id,
-                    channel=inbound.channel,
-                    address=inbound.address,
-                    messages=messages,
-                    kind="keyword" if keyword else "reply",
-                    now=now,
-                )
+        await _save_and_commit(connection, contact_id, inbound, state, outcome, now)
         return outcome
 
 
-async def _load(
+@contextlib.asynccontextmanager
+async def _own_transaction(connection: AsyncConnection[Any]) -> AsyncIterator[None]:
+    """Let the turn send its own BEGIN and COMMIT, with its first and last statements (so
+    psycopg must not send them), and give the pool the connection back as it was lent: idle,
+    not in autocommit. A turn that failed is rolled back; a connection that cannot be brought
+    back (it broke, or a query was cut short) is closed, and the pool replaces it."""
+    await connection.set_autocommit(True)
+    try:
+        yield
+    finally:
+        try:
+            if connection.info.transaction_status in _OPEN_STATUSES:
+                await connection.execute("ROLLBACK")
+            await connection.set_autocommit(False)
+        except psycopg.Error:
+            log.warning("could not restore a turn's connection; closing it", exc_info=True)
+            await connection.close()
+
+
+_OPEN_STATUSES = (TransactionStatus.INTRANS, TransactionStatus.INERROR)
+
+
+async def _open(
     connection: AsyncConnection[Any], inbound: Inbound, now: datetime
-) -> tuple[int, ConversationState]:
-    cursor = await connection.execute(_LOCK_CONTACT, (inbound.channel, inbound.address, now, now))
-    contact_id, language, opted_out_at = await cursor.fetchone() or (None, None, None)
-    if contact_id is None:  # pragma: no cover - RETURNING always yields the row
-        raise RuntimeError("contact upsert returned nothing")
-    state = ConversationState(language=language, opted_out=opted_out_at is not None)
-    async with connection.cursor(row_factory=dict_row) as cursor:
-        await cursor.execute(_READ_CONVERSATION, (contact_id,))
-        row = await cursor.fetchone()
-    if row is not None:
-        state.welcomed = row["welcomed"]
-        state.active_form = row["active_form"]
-        state.requested_slot = row["requested_slot"]
-        state.slots = dict(row["slots"])
-        state.last_intents = list(row["last_intents"])
-        state.offered_buttons = list(row["offered_buttons"])
-        state.fallback_count = row["fallback_count"]
+) -> tuple[int, ConversationState] | None:
+    """Begin the turn's transaction, lock the contact (created if new) and read its
+    conversation; None for a provider message id already recorded."""
+    cursor = AsyncClientCursor(connection)
+    if inbound.message_id is None:
+        await cursor.execute(_OPEN, (inbound.channel, inbound.address, now))
+    else:
+        await cursor.execute(
+            _OPEN_WITH_RECEIPT,
+            (inbound.channel, inbound.message_id, now, inbound.channel, inbound.address, now),
+        )
+        cursor.nextset()
+        if await cursor.fetchone() is None:
+            return None
+    cursor.nextset()
+    row = await cursor.fetchone()
+    if row is None:  # pragma: no cover - the function always returns the contact's row
+        raise RuntimeError("liaison_open_turn returned nothing")
+    (
+        contact_id,
+        language,
+        opted_out,
+        has_conversation,
+        welcomed,
+        active_form,
+        requested_slot,
+        slots,
+        last_intents,
+        offered_buttons,
+        fallback_count,
+        handover_open,
+    ) = row
+    state = ConversationState(language=language, opted_out=opted_out)
+    if has_conversation:
+        state.welcomed = welcomed
+        state.active_form = active_form
+        state.requested_slot = requested_slot
+        state.slots = dict(slots)
+        state.last_intents = list(last_intents)
+        state.offered_buttons = list(offered_buttons)
+        state.fallback_count = fallback_count
         # A person has the conversation while its handover is open (`staff.inbox`).
-        state.handover_requested = row["handover_open"]
+        state.handover_requested = handover_open
     return int(contact_id), state
 
 
-async def _save(
+async def _save_and_commit(
     connection: AsyncConnection[Any],
     contact_id: int,
     inbound: Inbound,
@@ -242,27 +256,31 @@ async def _save(
     outcome: Outcome,
     now: datetime,
 ) -> None:
-    directions = ["in"] + ["out"] * len(outcome.replies)
-    await connection.execute(
-        _SAVE,
+    """Write the state and every turn of this message (`liaison_save_turn`), and commit."""
+    turns = [
         {
-            "contact_id": contact_id,
-            "now": now,
-            "language": state.language,
-            "opted_out": state.opted_out,
-            "welcomed": state.welcomed,
-            "active_form": state.active_form,
-            "requested_slot": state.requested_slot,
-            "slots": Jsonb(state.slots),
-            "last_intents": Jsonb(state.last_intents),
-            "offered_buttons": Jsonb(state.offered_buttons),
-            "fallback_count": state.fallback_count,
-            "handover": state.handover_requested,
-            "channel": inbound.channel,
-            "language_out": outcome.language,
-            "directions": directions,
-            "texts": [outcome.text] + [reply.text for reply in outcome.replies],
-            "intents": [outcome.intent] + [None] * len(outcome.replies),
-            "confidences": [outcome.confidence] + [None] * len(outcome.replies),
-        },
-    )
+            "direction": "in",
+            "text": outcome.text,
+            "intent": outcome.intent,
+            "confidence": outcome.confidence,
+        }
+    ] + [{"direction": "out", "text": reply.text} for reply in outcome.replies]
+    document = {
+        "contact_id": contact_id,
+        "now": now.isoformat(),
+        "language": state.language,
+        "opted_out": state.opted_out,
+        "welcomed": state.welcomed,
+        "active_form": state.active_form,
+        "requested_slot": state.requested_slot,
+        "slots": state.slots,
+        "last_intents": state.last_intents,
+        "offered_buttons": state.offered_buttons,
+        "fallback_count": state.fallback_count,
+        "handover": state.handover_requested,
+        "channel": inbound.channel,
+        "language_out": outcome.language,
+        "turns": turns,
+    }
+    cursor = AsyncClientCursor(connection)
+    await cursor.execute(_SAVE_AND_COMMIT, (json.dumps(document, ensure_ascii=False),))

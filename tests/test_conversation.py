@@ -4,13 +4,19 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
 
+import psycopg
 import pytest
+from psycopg.pq import TransactionStatus
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+import bot.store
 from bot.assistant import Inbound, Outcome
 from bot.store import Conversations
+from liaison.app import Runtime
+from liaison.database import Database
 
 
 async def say(
@@ -251,3 +257,76 @@ async def test_a_dead_pooled_connection_is_retried_once(
     outcome = await say(conversations, sender, "merci")
     assert outcome.intent == "thanks"
     assert outcome.replies
+
+
+@pytest.fixture
+async def one_connection(database: Database, runtime: Runtime) -> AsyncIterator[Conversations]:
+    """Conversations on a pool of one connection: the next turn gets the one a failed turn
+    gave back."""
+    pool = database.pool(max_size=1, name="liaison-one-connection-tests")
+    await pool.open(wait=True, timeout=30)
+    yield Conversations(pool, runtime.assistant)
+    await pool.close()
+
+
+async def _stored(engine: AsyncEngine, sender: str) -> tuple[int, int]:
+    """(contacts, turns) stored for `sender`."""
+    async with engine.connect() as connection:
+        contacts = await connection.scalar(
+            text("SELECT count(*) FROM contact WHERE address = :a"), {"a": sender}
+        )
+        turns = await connection.scalar(
+            text(
+                "SELECT count(*) FROM turn t JOIN contact c ON c.id = t.contact_id "
+                "WHERE c.address = :a"
+            ),
+            {"a": sender},
+        )
+    return int(contacts or 0), int(turns or 0)
+
+
+async def _connection_is_as_lent(conversations: Conversations) -> None:
+    async with conversations.pool.connection() as connection:
+        assert connection.autocommit is False
+        assert connection.info.transaction_status == TransactionStatus.IDLE
+
+
+async def test_a_turn_that_fails_leaves_nothing_half_written(
+    one_connection: Conversations,
+    sender: str,
+    engine: AsyncEngine,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    async def broken(*args: object, **kwargs: object) -> Outcome:
+        raise RuntimeError("the assistant failed")
+
+    monkeypatch.setattr(one_connection.assistant, "respond", broken)
+    with pytest.raises(RuntimeError, match="the assistant failed"):
+        await say(one_connection, sender, "bonjour")
+    # The contact's upsert was part of the rolled-back turn.
+    assert await _stored(engine, sender) == (0, 0)
+    await _connection_is_as_lent(one_connection)
+    monkeypatch.undo()
+    outcome = await say(one_connection, sender, "bonjour")
+    assert "STOP" in outcome.replies[0].text  # still a first contact: welcomed
+    assert await _stored(engine, sender) == (1, 1 + len(outcome.replies))
+
+
+async def test_a_save_that_fails_is_rolled_back_whole(
+    one_connection: Conversations,
+    sender: str,
+    engine: AsyncEngine,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    await say(one_connection, sender, "bonjour")
+    before = await _stored(engine, sender)
+    # The state and the turns are written, then a statement fails before COMMIT.
+    monkeypatch.setattr(
+        bot.store, "_SAVE_AND_COMMIT", "SELECT liaison_save_turn(%s::jsonb); SELECT 1/0; COMMIT"
+    )
+    with pytest.raises(psycopg.errors.DivisionByZero):
+        await say(one_connection, sender, "merci")
+    assert await _stored(engine, sender) == before
+    await _connection_is_as_lent(one_connection)
+    monkeypatch.undo()
+    assert (await say(one_connection, sender, "merci")).intent == "thanks"
