@@ -1,11 +1,15 @@
 """Throughput and latency of the webhook under 50 concurrent senders, next to a bare endpoint.
 
-    .venv/bin/python bench/webhook_bench.py [--senders 50] [--seconds 15]
+    .venv/bin/python bench/webhook_bench.py [--senders 50] [--seconds 15] [--ramp 0]
 
 Starts (in subprocesses, on 127.0.0.1) the Liaison app on an embedded PostgreSQL under
 var/bench-postgres, and a bare Starlette app answering a constant JSON. The load generator is a
 small keep-alive HTTP/1.1 client on asyncio streams: one connection per sender, each sender
 asks its next question as soon as the previous answer arrives.
+
+All senders start together, so the first requests are 50 first contacts arriving at once (50
+connections opened, 50 contacts created). `--ramp S` leaves the requests begun in the first S
+seconds out of the figures (steady state); by default every request counts.
 """
 
 from __future__ import annotations
@@ -54,7 +58,12 @@ async def _request(
 
 
 async def _sender(
-    port: int, path: str, deadline: float, latencies: list[float], errors: list[int]
+    port: int,
+    path: str,
+    record_from: float,
+    deadline: float,
+    latencies: list[float],
+    errors: list[int],
 ) -> None:
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
     sender = f"bench-{uuid.uuid4()}"
@@ -64,7 +73,8 @@ async def _sender(
             body = json.dumps({"sender": sender, "message": QUESTIONS[i % len(QUESTIONS)]}).encode()
             began = time.perf_counter()
             status = await _request(reader, writer, path, body)
-            latencies.append((time.perf_counter() - began) * 1000)
+            if began >= record_from:
+                latencies.append((time.perf_counter() - began) * 1000)
             if status != 200:
                 errors.append(status)
             i += 1
@@ -72,15 +82,17 @@ async def _sender(
         writer.close()
 
 
-async def load(port: int, path: str, senders: int, seconds: float) -> dict[str, float]:
+async def load(
+    port: int, path: str, senders: int, seconds: float, ramp: float = 0.0
+) -> dict[str, float]:
     latencies: list[float] = []
     errors: list[int] = []
-    deadline = time.perf_counter() + seconds
-    began = time.perf_counter()
+    record_from = time.perf_counter() + ramp
+    deadline = record_from + seconds
     await asyncio.gather(
-        *(_sender(port, path, deadline, latencies, errors) for _ in range(senders))
+        *(_sender(port, path, record_from, deadline, latencies, errors) for _ in range(senders))
     )
-    elapsed = time.perf_counter() - began
+    elapsed = time.perf_counter() - record_from
     latencies.sort()
     return {
         "requests": len(latencies),
@@ -111,6 +123,9 @@ def main() -> None:
     parser.add_argument("--senders", type=int, default=50)
     parser.add_argument("--seconds", type=float, default=15)
     parser.add_argument("--workers", type=int, default=1, help="Liaison web processes")
+    parser.add_argument(
+        "--ramp", type=float, default=0.0, help="seconds left out at the start of each load"
+    )
     args = parser.parse_args()
 
     from liaison.database import migrate, start_embedded
@@ -131,8 +146,10 @@ def main() -> None:
         _wait_ready(8101, servers["bare"])
         _wait_ready(8102, servers["liaison"])
         asyncio.run(load(8102, "/webhooks/rest/webhook", 5, 2))  # warm-up
-        bare = asyncio.run(load(8101, "/json", args.senders, args.seconds))
-        webhook = asyncio.run(load(8102, "/webhooks/rest/webhook", args.senders, args.seconds))
+        bare = asyncio.run(load(8101, "/json", args.senders, args.seconds, args.ramp))
+        webhook = asyncio.run(
+            load(8102, "/webhooks/rest/webhook", args.senders, args.seconds, args.ramp)
+        )
     finally:
         for process in servers.values():
             process.terminate()
