@@ -10,6 +10,9 @@ asks its next question as soon as the previous answer arrives.
 All senders start together, so the first requests are 50 first contacts arriving at once (50
 connections opened, 50 contacts created). `--ramp S` leaves the requests begun in the first S
 seconds out of the figures (steady state); by default every request counts.
+
+On Linux it also prints the CPU time each side spent per webhook request (from /proc): the
+Liaison web process(es), PostgreSQL (all its processes), and this load generator.
 """
 
 from __future__ import annotations
@@ -64,6 +67,7 @@ async def _sender(
     deadline: float,
     latencies: list[float],
     errors: list[int],
+    count: list[int],
 ) -> None:
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
     sender = f"bench-{uuid.uuid4()}"
@@ -73,6 +77,7 @@ async def _sender(
             body = json.dumps({"sender": sender, "message": QUESTIONS[i % len(QUESTIONS)]}).encode()
             began = time.perf_counter()
             status = await _request(reader, writer, path, body)
+            count[0] += 1
             if began >= record_from:
                 latencies.append((time.perf_counter() - began) * 1000)
             if status != 200:
@@ -87,19 +92,53 @@ async def load(
 ) -> dict[str, float]:
     latencies: list[float] = []
     errors: list[int] = []
+    count = [0]  # every request, ramp included
     record_from = time.perf_counter() + ramp
     deadline = record_from + seconds
     await asyncio.gather(
-        *(_sender(port, path, record_from, deadline, latencies, errors) for _ in range(senders))
+        *(
+            _sender(port, path, record_from, deadline, latencies, errors, count)
+            for _ in range(senders)
+        )
     )
     elapsed = time.perf_counter() - record_from
     latencies.sort()
     return {
         "requests": len(latencies),
+        "all_requests": count[0],
         "errors": len(errors),
         "rps": len(latencies) / elapsed,
         "p50": latencies[len(latencies) // 2],
         "p99": latencies[int(len(latencies) * 0.99)],
+    }
+
+
+def _cpu_seconds(roots: list[int]) -> float:
+    """CPU time (user + system) of the processes `roots` and all their descendants."""
+    stats: dict[int, tuple[int, float]] = {}  # pid -> (parent, seconds)
+    tick = os.sysconf("SC_CLK_TCK")
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:  # gone meanwhile
+                continue
+            stats[int(entry.name)] = (int(fields[1]), (int(fields[11]) + int(fields[12])) / tick)
+    wanted = set(roots)
+    grew = True
+    while grew:
+        found = {pid for pid, (parent, _) in stats.items() if parent in wanted} - wanted
+        wanted |= found
+        grew = bool(found)
+    return sum(seconds for pid, (_, seconds) in stats.items() if pid in wanted)
+
+
+def _cpu(web: int, postgres: int) -> dict[str, float]:
+    own = os.times()
+    return {
+        "web": _cpu_seconds([web]),
+        "postgres": _cpu_seconds([postgres]),
+        "load generator": own.user + own.system,
     }
 
 
@@ -147,9 +186,14 @@ def main() -> None:
         _wait_ready(8102, servers["liaison"])
         asyncio.run(load(8102, "/webhooks/rest/webhook", 5, 2))  # warm-up
         bare = asyncio.run(load(8101, "/json", args.senders, args.seconds, args.ramp))
+        measure_cpu = Path("/proc/self/stat").exists()
+        pid_file = ROOT / "var" / "bench-postgres" / "postmaster.pid"
+        postmaster = int(pid_file.read_text().split()[0])
+        before = _cpu(servers["liaison"].pid, postmaster) if measure_cpu else {}
         webhook = asyncio.run(
             load(8102, "/webhooks/rest/webhook", args.senders, args.seconds, args.ramp)
         )
+        after = _cpu(servers["liaison"].pid, postmaster) if measure_cpu else {}
     finally:
         for process in servers.values():
             process.terminate()
@@ -161,6 +205,15 @@ def main() -> None:
             f"{result['errors']:.0f} errors"
         )
     print(f"webhook / bare requests per second: {webhook['rps'] / bare['rps'] * 100:.1f}%")
+    if after:
+        # Counted over the whole load, ramp included.
+        requests = webhook["all_requests"]
+        print(
+            "CPU per webhook request: "
+            + ", ".join(
+                f"{name} {(after[name] - before[name]) / requests * 1000:.2f} ms" for name in after
+            )
+        )
 
 
 if __name__ == "__main__":
