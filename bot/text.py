@@ -13,6 +13,9 @@ import unicodedata
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]")
 _SPACES = re.compile(r"[ \t]+")
+# In a Python string, a surrogate code point is always a lone one (JSON's "\ud800" escape): it
+# is not text and cannot be written as UTF-8.
+_SURROGATES = re.compile("[\ud800-\udfff]")
 _BLANK_LINES = re.compile(r"\n{3,}")
 # Arabic diacritics and tatweel dropped, letter variants unified: one `str.translate` pass.
 _ARABIC = str.maketrans(
@@ -92,9 +95,16 @@ SMS_SPELLINGS: dict[str, str] = {
 }
 
 
+def scalar_values(text: str) -> str:
+    """`text` with each lone surrogate replaced by U+FFFD (the replacement character)."""
+    return _SURROGATES.sub("\ufffd", text)
+
+
 def clean(text: str) -> str:
-    """Remove control and bidi-override characters, normalise Unicode and whitespace."""
-    text = unicodedata.normalize("NFC", text).replace("\r\n", "\n").replace("\r", "\n")
+    """Remove control and bidi-override characters, replace lone surrogates, normalise Unicode
+    and whitespace."""
+    text = unicodedata.normalize("NFC", scalar_values(text))
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
     text = _CONTROL.sub("", text)
     text = "\n".join(_SPACES.sub(" ", line).strip() for line in text.split("\n"))
     return _BLANK_LINES.sub("\n\n", text).strip()

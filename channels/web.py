@@ -30,6 +30,7 @@ from bot.assistant import Inbound
 from bot.nlu.result import NLUEngine
 from bot.replies import Reply
 from bot.store import Conversations
+from bot.text import scalar_values
 from channels.base import Channel
 from channels.http import accepted_language, error_response, read_json_object
 from liaison.errors import InboundError, InvalidField, MessageTooLarge
@@ -137,7 +138,7 @@ class WebChannel(Channel):
                 raise InvalidField("`message` must be a string", code="invalid_message")
             if not isinstance(metadata, dict):
                 raise InvalidField("`metadata` must be an object", code="invalid_metadata")
-            if len(message.encode("utf-8")) > self.max_message_bytes:
+            if len(scalar_values(message).encode("utf-8")) > self.max_message_bytes:
                 raise MessageTooLarge(
                     f"`message` is over {self.max_message_bytes} bytes", code="message_too_large"
                 )
@@ -179,6 +180,7 @@ class WebChannel(Channel):
             text = body.get("text")
             if not isinstance(text, str):
                 raise InvalidField("`text` must be a string", code="invalid_text")
+            text = scalar_values(text)
             if len(text.encode("utf-8")) > self.max_message_bytes:
                 raise MessageTooLarge(f"`text` is over {self.max_message_bytes} bytes")
         except InboundError as error:

@@ -114,6 +114,20 @@ async def test_odd_messages_get_a_reply_not_an_error(
     assert response.json() and all(m["text"] for m in response.json())
 
 
+async def test_a_lone_surrogate_is_replaced_not_a_crash(client: httpx.AsyncClient) -> None:
+    # Valid JSON and valid UTF-8, but "\ud800" is half a character: not encodable as text.
+    sender = f"web-{uuid.uuid4()}"
+    body = b'{"sender": "%s", "message": "pronote \\ud800"}' % sender.encode()
+    headers = {"content-type": "application/json"}
+    response = await client.post("/webhooks/rest/webhook", content=body, headers=headers)
+    assert response.status_code == 200
+    assert response.json() and all(m["text"] for m in response.json())
+    body = b'{"text": "\\udfff bonjour"}'
+    parse = await client.post("/model/parse", content=body, headers=headers)
+    assert parse.status_code == 200
+    assert parse.json()["text"] == "\ufffd bonjour"
+
+
 async def test_chat_page_and_health(client: httpx.AsyncClient) -> None:
     page = await client.get("/?lang=ar")
     assert page.status_code == 200 and 'dir="rtl"' in page.text
