@@ -330,3 +330,24 @@ async def test_a_save_that_fails_is_rolled_back_whole(
     await _connection_is_as_lent(one_connection)
     monkeypatch.undo()
     assert (await say(one_connection, sender, "merci")).intent == "thanks"
+
+
+async def test_quotes_backslashes_and_sql_are_stored_as_written(
+    conversations: Conversations, sender: str, engine: AsyncEngine
+) -> None:
+    # The turn's statements bind their parameters client-side (`bot.store`): every character
+    # must come back as written, and nothing in a message may run as SQL.
+    message = "l'ENT \\ \"oui\" 100% {x} $1 %s ; DROP TABLE turn; -- 'é' \\n"
+    outcome = await say(conversations, sender, message)
+    async with engine.connect() as connection:
+        stored = (
+            await connection.execute(
+                text(
+                    "SELECT t.text, c.address FROM turn t JOIN contact c ON c.id = t.contact_id "
+                    "WHERE c.address = :a AND t.direction = 'in'"
+                ),
+                {"a": sender},
+            )
+        ).one()
+    assert stored.text == outcome.text == message
+    assert stored.address == sender
