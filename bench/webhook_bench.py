@@ -67,8 +67,9 @@ async def _sender(
     deadline: float,
     latencies: list[float],
     errors: list[int],
-    count: list[int],
-) -> None:
+) -> int:
+    """Ask questions until `deadline`; the latencies of those begun from `record_from` are
+    kept. Returns how many requests were made in all."""
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
     sender = f"bench-{uuid.uuid4()}"
     i = 0
@@ -77,7 +78,6 @@ async def _sender(
             body = json.dumps({"sender": sender, "message": QUESTIONS[i % len(QUESTIONS)]}).encode()
             began = time.perf_counter()
             status = await _request(reader, writer, path, body)
-            count[0] += 1
             if began >= record_from:
                 latencies.append((time.perf_counter() - began) * 1000)
             if status != 200:
@@ -85,6 +85,7 @@ async def _sender(
             i += 1
     finally:
         writer.close()
+    return i
 
 
 async def load(
@@ -92,20 +93,16 @@ async def load(
 ) -> dict[str, float]:
     latencies: list[float] = []
     errors: list[int] = []
-    count = [0]  # every request, ramp included
     record_from = time.perf_counter() + ramp
     deadline = record_from + seconds
-    await asyncio.gather(
-        *(
-            _sender(port, path, record_from, deadline, latencies, errors, count)
-            for _ in range(senders)
-        )
+    made = await asyncio.gather(
+        *(_sender(port, path, record_from, deadline, latencies, errors) for _ in range(senders))
     )
     elapsed = time.perf_counter() - record_from
     latencies.sort()
     return {
         "requests": len(latencies),
-        "all_requests": count[0],
+        "all_requests": sum(made),  # the ramp included
         "errors": len(errors),
         "rps": len(latencies) / elapsed,
         "p50": latencies[len(latencies) // 2],

@@ -178,6 +178,10 @@ class Conversations:
         return outcome
 
 
+# A turn's transaction still open (after a failure): it is rolled back.
+_OPEN_STATUSES = (TransactionStatus.INTRANS, TransactionStatus.INERROR)
+
+
 @contextlib.asynccontextmanager
 async def _own_transaction(connection: AsyncConnection[Any]) -> AsyncIterator[None]:
     """Let the turn send its own BEGIN and COMMIT, with its first and last statements (so
@@ -195,9 +199,6 @@ async def _own_transaction(connection: AsyncConnection[Any]) -> AsyncIterator[No
         except psycopg.Error:
             log.warning("could not restore a turn's connection; closing it", exc_info=True)
             await connection.close()
-
-
-_OPEN_STATUSES = (TransactionStatus.INTRANS, TransactionStatus.INERROR)
 
 
 async def _open(

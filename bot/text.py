@@ -155,7 +155,8 @@ def arabic_letters(text: str) -> int:
     return sum(map(len, _ARABIC_SCRIPT.findall(text)))
 
 
-def is_arabic_script(text: str) -> bool:
-    """True when most letters are Arabic script."""
-    total = letters(text)
+def is_arabic_script(text: str, *, letter_count: int | None = None) -> bool:
+    """True when most letters are Arabic script (`letter_count`: `letters(text)`, if the caller
+    has it already)."""
+    total = letters(text) if letter_count is None else letter_count
     return total > 0 and arabic_letters(text) * 2 > total

@@ -208,30 +208,35 @@ async def test_every_turn_is_stored_with_its_understanding(
     assert len(rows) >= 3 and all(row.direction == "out" for row in rows[1:])
 
 
+async def _stored(engine: AsyncEngine, sender: str, *turns: str) -> tuple[int, ...]:
+    """The contacts stored for `sender`, then the count of their turns matching each of the
+    `turns` conditions (SQL on `turn`; all turns by default)."""
+    async with engine.connect() as connection:
+        counts = [
+            await connection.scalar(
+                text("SELECT count(*) FROM contact WHERE address = :a"), {"a": sender}
+            )
+        ]
+        for condition in turns or ("TRUE",):
+            counts.append(
+                await connection.scalar(
+                    text(
+                        "SELECT count(*) FROM turn t JOIN contact c ON c.id = t.contact_id "
+                        f"WHERE c.address = :a AND ({condition})"
+                    ),
+                    {"a": sender},
+                )
+            )
+    return tuple(int(count or 0) for count in counts)
+
+
 async def test_concurrent_messages_from_one_parent_are_serialised(
     conversations: Conversations, sender: str, engine: AsyncEngine
 ) -> None:
     messages = ["bonjour", "devoirs", "notes", "absence", "merci"]
     await asyncio.gather(*(say(conversations, sender, m) for m in messages))
-    async with engine.connect() as connection:
-        contacts = await connection.scalar(
-            text("SELECT count(*) FROM contact WHERE address = :a"), {"a": sender}
-        )
-        inbound = await connection.scalar(
-            text(
-                "SELECT count(*) FROM turn t JOIN contact c ON c.id = t.contact_id "
-                "WHERE c.address = :a AND direction = 'in'"
-            ),
-            {"a": sender},
-        )
-        welcomes = await connection.scalar(
-            text(
-                "SELECT count(*) FROM turn t JOIN contact c ON c.id = t.contact_id "
-                "WHERE c.address = :a AND direction = 'out' AND text LIKE '%STOP%'"
-            ),
-            {"a": sender},
-        )
-    assert (contacts, inbound, welcomes) == (1, 5, 1)
+    inbound, welcomes = "direction = 'in'", "direction = 'out' AND text LIKE '%STOP%'"
+    assert await _stored(engine, sender, inbound, welcomes) == (1, 5, 1)
 
 
 async def test_html_is_stored_and_returned_as_text(
@@ -267,22 +272,6 @@ async def one_connection(database: Database, runtime: Runtime) -> AsyncIterator[
     await pool.open(wait=True, timeout=30)
     yield Conversations(pool, runtime.assistant)
     await pool.close()
-
-
-async def _stored(engine: AsyncEngine, sender: str) -> tuple[int, int]:
-    """(contacts, turns) stored for `sender`."""
-    async with engine.connect() as connection:
-        contacts = await connection.scalar(
-            text("SELECT count(*) FROM contact WHERE address = :a"), {"a": sender}
-        )
-        turns = await connection.scalar(
-            text(
-                "SELECT count(*) FROM turn t JOIN contact c ON c.id = t.contact_id "
-                "WHERE c.address = :a"
-            ),
-            {"a": sender},
-        )
-    return int(contacts or 0), int(turns or 0)
 
 
 async def _connection_is_as_lent(conversations: Conversations) -> None:

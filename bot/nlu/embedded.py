@@ -30,7 +30,7 @@ from bot.nlu import entities
 from bot.nlu.data import Example, fingerprint, load_examples
 from bot.nlu.result import ParseResult
 from bot.nlu.scoring import LinearScorer
-from bot.text import arabic_letters, fold, letters
+from bot.text import fold, is_arabic_script, letters
 from liaison.errors import NLUError
 
 log = logging.getLogger(__name__)
@@ -149,7 +149,7 @@ class EmbeddedEngine:
         count = letters(text)
         if count == 0:
             return "fr", 0.0
-        if arabic_letters(text) * 2 > count and "ar" in self.model.language_codes:
+        if is_arabic_script(text, letter_count=count) and "ar" in self.model.language_codes:
             return "ar", 0.99
         probabilities = self._languages.probabilities(text.lower())
         best = max(range(len(probabilities)), key=probabilities.__getitem__)
