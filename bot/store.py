@@ -12,11 +12,14 @@ provider's message id (`Inbound.message_id`) is recorded in the same transaction
 message the provider delivers twice is handled once, and a turn that fails is not marked seen.
 On STOP, whatever is still queued for the parent is cancelled, also in that transaction.
 
-This is the hot path of every channel. A web message costs two round trips to PostgreSQL:
-`BEGIN` with the lock and the read (`liaison_open_turn`), then the save (`liaison_save_turn`)
-with `COMMIT`, both functions of migration 0009. Each round trip costs the web process more
-CPU than PostgreSQL spends on it (psycopg's waiting and adaptation in Python), which is why the
-turn sends its own BEGIN and COMMIT (`_own_transaction`) instead of five separate statements.
+This is the hot path of every channel. The long way costs two round trips to PostgreSQL:
+`BEGIN` with the lock and the read (`liaison_open_turn_state`), then the save
+(`liaison_save_turn`) with `COMMIT` (migrations 0009 and 0010). Each round trip costs the web
+process more CPU than PostgreSQL spends on it (psycopg's waiting and adaptation in Python),
+which is why the turn sends its own BEGIN and COMMIT (`_own_transaction`). A web chat
+parent's next message usually takes the short way, one round trip (`bot.known_conversations`):
+the turn runs on the state its last save returned, and is saved only if that is still the
+stored state; otherwise it is run again the long way.
 The tables themselves are declared in `liaison.models` and migrated by Alembic.
 """
 
@@ -28,7 +31,7 @@ import logging
 import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 import psycopg
 from psycopg import AsyncClientCursor, AsyncConnection
@@ -36,6 +39,7 @@ from psycopg.pq import TransactionStatus
 from psycopg_pool import AsyncConnectionPool
 
 from bot.assistant import Assistant, Inbound, Outcome
+from bot.known_conversations import KnownConversations, NeedsTransaction, Offline
 from bot.state import ConversationState
 from channels.base import Renderer
 from liaison.outbox import cancel_queued, enqueue
@@ -52,16 +56,19 @@ log = logging.getLogger(__name__)
 # The turn opens with its transaction (one round trip) and is saved with its COMMIT (one more):
 # several statements per query, which the simple query protocol of a client-side-binding
 # cursor carries. The two functions are migration 0009's.
-_OPEN = "BEGIN; SELECT * FROM liaison_open_turn(%s, %s, %s)"
+_OPEN = "BEGIN; SELECT * FROM liaison_open_turn_state(%s, %s, %s)"
 # A provider's message id is recorded first: a concurrent copy of the same message waits on
 # the unique key until the first one commits, then finds it done (no row).
 _OPEN_WITH_RECEIPT = (
     "BEGIN; "
     "INSERT INTO inbound_receipt (channel, message_id, received_at) VALUES (%s, %s, %s) "
     "ON CONFLICT DO NOTHING RETURNING 1; "
-    "SELECT * FROM liaison_open_turn(%s, %s, %s)"
+    "SELECT * FROM liaison_open_turn_state(%s, %s, %s)"
 )
-_SAVE_AND_COMMIT = "SELECT liaison_save_turn(%s::jsonb); COMMIT"
+# The save returns the state it leaves (what the next turn would read), for the short way.
+_SAVE_AND_COMMIT = "SELECT liaison_save_turn(%s::jsonb); SELECT liaison_turn_state(%s); COMMIT"
+# The short way (`bot.known_conversations`): one statement, its own transaction.
+_SAVE_KNOWN = "SELECT liaison_save_known_turn(%s::jsonb)"
 
 
 class UpcomingWorkshops:
@@ -83,6 +90,12 @@ class UpcomingWorkshops:
             self._read_at = time.monotonic()
         return [w for w in self._workshops if w.starts_at > now]
 
+    def cached(self, now: datetime) -> list[Workshop] | None:
+        """The workshops without reading them, or None when they are due to be read again."""
+        if time.monotonic() - self._read_at > self.ttl:
+            return None
+        return [w for w in self._workshops if w.starts_at > now]
+
 
 class Conversations:
     """Handles inbound messages against the stored conversations."""
@@ -99,6 +112,8 @@ class Conversations:
         # Channels whose replies go through the outbox, with how each renders them.
         self.outbox = outbox or {}
         self.workshops = UpcomingWorkshops()
+        # The web chat's recent conversations, for the short way of a turn.
+        self.known = KnownConversations()
 
     async def _announce(
         self, connection: AsyncConnection[Any], offers: list[Enrolment], now: datetime
@@ -126,37 +141,86 @@ class Conversations:
 
     async def _handle_once(self, inbound: Inbound) -> Outcome:
         now = datetime.now(UTC)
+        short_way = inbound.message_id is None and inbound.channel not in self.outbox
+        if short_way:
+            outcome = await self._known_turn(inbound, now)
+            if outcome is not None:
+                return outcome
         async with self.pool.connection() as connection, _own_transaction(connection):
-            return await self._turn(connection, inbound, now)
+            contact_id, outcome, state = await self._turn(connection, inbound, now)
+        if short_way and state is not None:
+            self.known.remember(inbound.channel, inbound.address, contact_id, state)
+        return outcome
+
+    async def _known_turn(self, inbound: Inbound, now: datetime) -> Outcome | None:
+        """The short way: the turn run on the state its last save left, and saved in one
+        statement if that is still the stored state. None when the turn must go the long way:
+        not known here, the upcoming workshops to read again, the turn needs its transaction,
+        or the stored state changed."""
+        known = self.known.get(inbound.channel, inbound.address)
+        workshops = self.workshops.cached(now)
+        if known is None or workshops is None:
+            return None
+        contact_id, expected = known
+        state = _state_from(expected)
+        offline = cast(AsyncConnection[Any], Offline())
+        try:
+            outcome = await self.assistant.respond(
+                state,
+                inbound,
+                workshops=workshops,
+                **self._helpers(offline, contact_id, inbound, now),
+            )
+        except NeedsTransaction:
+            return None
+        document = _turn_document(contact_id, inbound, state, outcome, now)
+        document["expected"] = expected
+        async with self.pool.connection() as connection, _own_transaction(connection):
+            cursor = AsyncClientCursor(connection)
+            await cursor.execute(_SAVE_KNOWN, (json.dumps(document, ensure_ascii=False),))
+            row = await cursor.fetchone()
+        saved = row[0] if row is not None else None
+        if saved is None:  # changed meanwhile: nothing of this turn was written
+            self.known.forget(inbound.channel, inbound.address)
+            return None
+        self.known.remember(inbound.channel, inbound.address, contact_id, saved)
+        return outcome
+
+    def _helpers(
+        self, connection: AsyncConnection[Any], contact_id: int, inbound: Inbound, now: datetime
+    ) -> dict[str, Any]:
+        """What the assistant's actions use to reach the database, in the turn's transaction."""
+        return {
+            "bookings": Bookings(connection, contact_id, now, announce=self._announce),
+            "inbox": ParentInbox(
+                connection,
+                contact_id,
+                now,
+                self.assistant.config.inbox,
+                default_timezone=self.assistant.config.timezone,
+            ),
+            "memberships": Memberships(
+                connection, contact_id, channel=inbound.channel, address=inbound.address, now=now
+            ),
+        }
 
     async def _turn(
         self, connection: AsyncConnection[Any], inbound: Inbound, now: datetime
-    ) -> Outcome:
+    ) -> tuple[int, Outcome, dict[str, Any] | None]:
+        """The long way; returns the contact, the outcome and the state the turn left (None
+        for a duplicate)."""
         opened = await _open(connection, inbound, now)
         if opened is None:  # a provider's second delivery of a message already handled
             await connection.execute("ROLLBACK")  # leaves no trace
-            return Outcome([], inbound.text, "", None, None, events=["duplicate"])
+            return 0, Outcome([], inbound.text, "", None, None, events=["duplicate"]), None
         contact_id, state = opened
         was_opted_out = state.opted_out
         workshops = await self.workshops.get(connection, now)
-        bookings = Bookings(connection, contact_id, now, announce=self._announce)
-        inbox = ParentInbox(
-            connection,
-            contact_id,
-            now,
-            self.assistant.config.inbox,
-            default_timezone=self.assistant.config.timezone,
-        )
-        memberships = Memberships(
-            connection, contact_id, channel=inbound.channel, address=inbound.address, now=now
-        )
         outcome = await self.assistant.respond(
             state,
             inbound,
             workshops=workshops,
-            bookings=bookings,
-            inbox=inbox,
-            memberships=memberships,
+            **self._helpers(connection, contact_id, inbound, now),
         )
         renderer = self.outbox.get(inbound.channel)
         if renderer is not None:
@@ -174,8 +238,9 @@ class Conversations:
                 kind="keyword" if keyword else "reply",
                 now=now,
             )
-        await _save_and_commit(connection, contact_id, inbound, state, outcome, now)
-        return outcome
+        document = _turn_document(contact_id, inbound, state, outcome, now)
+        saved = await _save_and_commit(connection, document)
+        return contact_id, outcome, saved
 
 
 # A turn's transaction still open (after a failure): it is rolled back.
@@ -220,44 +285,35 @@ async def _open(
     cursor.nextset()
     row = await cursor.fetchone()
     if row is None:  # pragma: no cover - the function always returns the contact's row
-        raise RuntimeError("liaison_open_turn returned nothing")
-    (
-        contact_id,
-        language,
-        opted_out,
-        has_conversation,
-        welcomed,
-        active_form,
-        requested_slot,
-        slots,
-        last_intents,
-        offered_buttons,
-        fallback_count,
-        handover_open,
-    ) = row
-    state = ConversationState(language=language, opted_out=opted_out)
-    if has_conversation:
-        state.welcomed = welcomed
-        state.active_form = active_form
-        state.requested_slot = requested_slot
-        state.slots = dict(slots)
-        state.last_intents = list(last_intents)
-        state.offered_buttons = list(offered_buttons)
-        state.fallback_count = fallback_count
+        raise RuntimeError("liaison_open_turn_state returned nothing")
+    contact_id, state = row
+    return int(contact_id), _state_from(state)
+
+
+def _state_from(stored: dict[str, Any]) -> ConversationState:
+    """The state a turn starts from, from `liaison_turn_state`'s document (migration 0010)."""
+    state = ConversationState(language=stored["language"], opted_out=stored["opted_out"])
+    if stored["conversation"]:
+        state.welcomed = stored["welcomed"]
+        state.active_form = stored["active_form"]
+        state.requested_slot = stored["requested_slot"]
+        state.slots = dict(stored["slots"])
+        state.last_intents = list(stored["last_intents"])
+        state.offered_buttons = list(stored["offered_buttons"])
+        state.fallback_count = stored["fallback_count"]
         # A person has the conversation while its handover is open (`staff.inbox`).
-        state.handover_requested = handover_open
-    return int(contact_id), state
+        state.handover_requested = stored["handover"]
+    return state
 
 
-async def _save_and_commit(
-    connection: AsyncConnection[Any],
+def _turn_document(
     contact_id: int,
     inbound: Inbound,
     state: ConversationState,
     outcome: Outcome,
     now: datetime,
-) -> None:
-    """Write the state and every turn of this message (`liaison_save_turn`), and commit."""
+) -> dict[str, Any]:
+    """The turn as `liaison_save_turn` takes it: the state, and every turn of this message."""
     turns = [
         {
             "direction": "in",
@@ -266,7 +322,7 @@ async def _save_and_commit(
             "confidence": outcome.confidence,
         }
     ] + [{"direction": "out", "text": reply.text} for reply in outcome.replies]
-    document = {
+    return {
         "contact_id": contact_id,
         "now": now.isoformat(),
         "language": state.language,
@@ -283,5 +339,19 @@ async def _save_and_commit(
         "language_out": outcome.language,
         "turns": turns,
     }
+
+
+async def _save_and_commit(
+    connection: AsyncConnection[Any], document: dict[str, Any]
+) -> dict[str, Any]:
+    """Write the turn (`liaison_save_turn`) and commit; the state it leaves."""
     cursor = AsyncClientCursor(connection)
-    await cursor.execute(_SAVE_AND_COMMIT, (json.dumps(document, ensure_ascii=False),))
+    await cursor.execute(
+        _SAVE_AND_COMMIT, (json.dumps(document, ensure_ascii=False), document["contact_id"])
+    )
+    cursor.nextset()
+    row = await cursor.fetchone()
+    if row is None:  # pragma: no cover - the contact was just locked and written
+        raise RuntimeError("liaison_turn_state returned nothing")
+    saved: dict[str, Any] = row[0]
+    return saved

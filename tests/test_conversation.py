@@ -309,9 +309,12 @@ async def test_a_save_that_fails_is_rolled_back_whole(
 ) -> None:
     await say(one_connection, sender, "bonjour")
     before = await _stored(engine, sender)
+    one_connection.known.forget("web", sender)  # the long way (`test_known_conversations`)
     # The state and the turns are written, then a statement fails before COMMIT.
     monkeypatch.setattr(
-        bot.store, "_SAVE_AND_COMMIT", "SELECT liaison_save_turn(%s::jsonb); SELECT 1/0; COMMIT"
+        bot.store,
+        "_SAVE_AND_COMMIT",
+        "SELECT liaison_save_turn(%s::jsonb); SELECT 1/0, %s; COMMIT",
     )
     with pytest.raises(psycopg.errors.DivisionByZero):
         await say(one_connection, sender, "merci")

@@ -1,0 +1,67 @@
+"""What the web process remembers of recent conversations, for the short way of a turn.
+
+A turn normally costs two round trips to PostgreSQL: one to lock the contact and read its
+state, one to save (`bot.store`). The state a save returns is also what the next turn of the
+same parent would read, unless something changed it meanwhile (another web process, a person
+of the school, a job). So the web process keeps the state of its recent conversations, runs the
+next turn on it without reading, and saves with one statement that first checks the stored
+state is still the one expected (`liaison_save_known_turn`, migration 0010). When it is not,
+nothing of the turn is written and the turn is run again the long way, on what is stored.
+
+Nothing here is trusted without that check, so a forgotten or stale entry only costs time.
+The short way also cannot do anything that needs the turn's transaction (enrolments, the
+school's inbox, joining a school): the assistant's helpers get an `Offline` connection, whose
+first use stops the turn with `NeedsTransaction`, and the turn is run the long way instead.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from typing import Any
+
+# About 1 KB each: at most ~10 MB for the parents who wrote most recently.
+DEFAULT_SIZE = 10_000
+
+
+class KnownConversations:
+    """The state each recent conversation was last saved with, by (channel, address); the
+    least recently used are forgotten beyond `size`."""
+
+    def __init__(self, size: int = DEFAULT_SIZE) -> None:
+        self.size = size
+        self._states: OrderedDict[tuple[str, str], tuple[int, dict[str, Any]]] = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self._states)
+
+    def get(self, channel: str, address: str) -> tuple[int, dict[str, Any]] | None:
+        """The contact's id and its state as last saved, or None."""
+        key = (channel, address)
+        known = self._states.get(key)
+        if known is not None:
+            self._states.move_to_end(key)
+        return known
+
+    def remember(self, channel: str, address: str, contact_id: int, state: dict[str, Any]) -> None:
+        key = (channel, address)
+        self._states[key] = (contact_id, state)
+        self._states.move_to_end(key)
+        while len(self._states) > self.size:
+            self._states.popitem(last=False)
+
+    def forget(self, channel: str, address: str) -> None:
+        self._states.pop((channel, address), None)
+
+
+class NeedsTransaction(BaseException):
+    """The turn wants the database (it is on the short way, which has no transaction).
+
+    A BaseException, like `asyncio.CancelledError`, so that no `except Exception` on the way
+    (an action that logs and goes on) can swallow it."""
+
+
+class Offline:
+    """Stands in for the turn's connection on the short way: any use stops the turn."""
+
+    def __getattr__(self, name: str) -> Any:
+        raise NeedsTransaction(name)

@@ -1,0 +1,130 @@
+"""A turn's state as one JSON document; a known conversation's turn saved in one statement.
+
+Revision ID: 0010
+Revises: 0009
+Create Date: 2026-11-29
+
+`liaison_turn_state(contact)` is what a turn needs to know about a parent, as one JSON
+document: the contact's language and STOP, the conversation's state (or that there is none
+yet) and whether a person has it (an open handover). Opening a turn returns it
+(`liaison_open_turn_state`, which replaces 0009's `liaison_open_turn`), and so does saving one.
+
+`liaison_save_known_turn(p)` is the web process's short way (`bot.store`): it ran the turn on
+the state the last save returned (`p->'expected'`), without reading it first. In one statement
+it locks the contact, compares the stored state with the expected one, and only if they are
+equal saves the turn (0009's `liaison_save_turn`) and returns the new state, built from what it
+saved (`tests/test_known_conversations.py` checks it is what `liaison_turn_state` reads).
+Otherwise it writes nothing but the contact's `last_seen_at` and returns NULL: something changed the
+conversation meanwhile (another process, a person of the school, a job), and the turn is run
+again the long way. Each statement of a VOLATILE PL/pgSQL function takes a fresh snapshot, so
+the comparison sees what a concurrent turn committed while this one waited for the lock.
+
+A change to the `contact`, `conversation`, `handover` or `turn` columns these functions use
+needs a new migration that replaces them.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+from alembic import op
+
+revision = "0010"
+down_revision = "0009"
+branch_labels = None
+depends_on = None
+
+TURN_STATE = """
+CREATE OR REPLACE FUNCTION liaison_turn_state(p_contact bigint) RETURNS jsonb
+LANGUAGE sql STABLE AS $$
+    SELECT jsonb_build_object(
+        'language', c.language,
+        'opted_out', c.opted_out_at IS NOT NULL,
+        'conversation', v.contact_id IS NOT NULL,
+        'welcomed', coalesce(v.welcomed, false),
+        'active_form', v.active_form,
+        'requested_slot', v.requested_slot,
+        'slots', coalesce(v.slots, '{}'::jsonb),
+        'last_intents', coalesce(v.last_intents, '[]'::jsonb),
+        'offered_buttons', coalesce(v.offered_buttons, '[]'::jsonb),
+        'fallback_count', coalesce(v.fallback_count, 0),
+        'handover', EXISTS (
+            SELECT 1 FROM handover h WHERE h.contact_id = c.id AND h.status = 'open'
+        )
+    )
+    FROM contact c LEFT JOIN conversation v ON v.contact_id = c.id
+    WHERE c.id = p_contact
+$$
+"""
+
+OPEN_TURN_STATE = """
+CREATE OR REPLACE FUNCTION liaison_open_turn_state(
+    p_channel text, p_address text, p_now timestamptz
+) RETURNS TABLE (contact_id bigint, state jsonb)
+LANGUAGE plpgsql VOLATILE AS $$
+DECLARE
+    v_contact bigint;
+BEGIN
+    INSERT INTO contact AS c (channel, address, created_at, last_seen_at)
+    VALUES (p_channel, p_address, p_now, p_now)
+    ON CONFLICT ON CONSTRAINT uq_contact_channel_address
+    DO UPDATE SET last_seen_at = EXCLUDED.last_seen_at
+    RETURNING c.id INTO v_contact;
+    RETURN QUERY SELECT v_contact, liaison_turn_state(v_contact);
+END
+$$
+"""
+
+SAVE_KNOWN_TURN = """
+CREATE OR REPLACE FUNCTION liaison_save_known_turn(p jsonb) RETURNS jsonb
+LANGUAGE plpgsql VOLATILE AS $$
+DECLARE
+    v_contact bigint := (p->>'contact_id')::bigint;
+BEGIN
+    UPDATE contact SET last_seen_at = (p->>'now')::timestamptz WHERE id = v_contact;
+    IF NOT FOUND OR liaison_turn_state(v_contact) IS DISTINCT FROM p->'expected' THEN
+        RETURN NULL;
+    END IF;
+    PERFORM liaison_save_turn(p);
+    -- What liaison_turn_state now reads, without reading it: the handover is as expected (a
+    -- turn that opens one needs its transaction, so it never comes this way).
+    RETURN (p->'expected') || jsonb_build_object(
+        'language', p->'language',
+        'opted_out', p->'opted_out',
+        'conversation', true,
+        'welcomed', p->'welcomed',
+        'active_form', p->'active_form',
+        'requested_slot', p->'requested_slot',
+        'slots', p->'slots',
+        'last_intents', p->'last_intents',
+        'offered_buttons', p->'offered_buttons',
+        'fallback_count', p->'fallback_count'
+    );
+END
+$$
+"""
+
+
+def upgrade() -> None:
+    op.execute(TURN_STATE)
+    op.execute(OPEN_TURN_STATE)
+    op.execute(SAVE_KNOWN_TURN)
+    op.execute("DROP FUNCTION liaison_open_turn(text, text, timestamptz)")
+
+
+def downgrade() -> None:
+    op.execute(_revision_0009().OPEN_TURN)
+    op.execute("DROP FUNCTION liaison_save_known_turn(jsonb)")
+    op.execute("DROP FUNCTION liaison_open_turn_state(text, text, timestamptz)")
+    op.execute("DROP FUNCTION liaison_turn_state(bigint)")
+
+
+def _revision_0009():  # type: ignore[no-untyped-def]
+    """Migration 0009's module, whose `liaison_open_turn` the downgrade puts back."""
+    path = Path(__file__).with_name("0009_turn_functions.py")
+    spec = importlib.util.spec_from_file_location("liaison_migration_0009", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module

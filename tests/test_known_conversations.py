@@ -1,0 +1,254 @@
+"""The short way of a web chat turn (`bot.known_conversations`): the next message of a known
+parent is run on the state its last save left and saved in one statement, only if nothing
+changed that state meanwhile; otherwise, or when the turn needs its transaction, it is run
+again the long way. Whichever way a turn goes, the conversation must read the same."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+
+import psycopg
+import pytest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+import bot.store
+from bot.assistant import Inbound, Outcome
+from bot.known_conversations import KnownConversations, NeedsTransaction, Offline
+from bot.store import Conversations
+from liaison.app import Runtime
+from liaison.database import Database
+
+
+async def say(conversations: Conversations, sender: str, message: str) -> Outcome:
+    return await conversations.handle(Inbound("web", sender, message))
+
+
+@pytest.fixture
+def long_ways(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The addresses of the turns that went the long way (read the state first), in order."""
+    seen: list[str] = []
+    real = bot.store._open
+
+    async def counted(connection: Any, inbound: Inbound, now: Any) -> Any:
+        seen.append(inbound.address)
+        return await real(connection, inbound, now)
+
+    monkeypatch.setattr(bot.store, "_open", counted)
+    return seen
+
+
+async def _stored(engine: AsyncEngine, sender: str) -> list[tuple[str, str | None, str]]:
+    """The parent's turns: (direction, intent, text), in order."""
+    async with engine.connect() as connection:
+        rows = await connection.execute(
+            text(
+                "SELECT t.direction, t.intent, t.text FROM turn t "
+                "JOIN contact c ON c.id = t.contact_id WHERE c.address = :a ORDER BY t.id"
+            ),
+            {"a": sender},
+        )
+        return [(row.direction, row.intent, row.text) for row in rows]
+
+
+async def test_a_known_parent_takes_the_short_way(
+    conversations: Conversations, sender: str, engine: AsyncEngine, long_ways: list[str]
+) -> None:
+    first = await say(conversations, sender, "bonjour")
+    second = await say(conversations, sender, "comment voir les devoirs")
+    third = await say(conversations, sender, "et les notes sur pronote")
+    assert long_ways == [sender]  # only the first message read the state
+    assert second.intent == "faq_homework"
+    assert third.replies
+    stored = await _stored(engine, sender)
+    expected = [
+        (outcome.text, outcome.intent, len(outcome.replies)) for outcome in (first, second, third)
+    ]
+    assert [(t, i) for d, i, t in stored if d == "in"] == [(t, i) for t, i, _ in expected]
+    assert len(stored) == sum(1 + n for _, _, n in expected)
+    # The state the short way saves is the one the long way would have read.
+    async with conversations.pool.connection() as connection:
+        cursor = await connection.execute(
+            "SELECT liaison_turn_state(id) FROM contact WHERE address = %s", (sender,)
+        )
+        row = await cursor.fetchone()
+    assert row is not None
+    known = conversations.known.get("web", sender)
+    assert known is not None and known[1] == row[0]
+
+
+async def test_the_short_way_gives_the_answers_of_the_long_way(
+    conversations: Conversations,
+    database: Database,
+    runtime: Runtime,
+    long_ways: list[str],
+) -> None:
+    messages = [
+        "bonjour",
+        "pronote",
+        "je veux m'inscrire à un atelier",  # a form: the next answers fill it
+        "mot de passe oublié",
+        "english please",
+        "how do I see the homework",
+        "STOP",
+        "devoirs",  # not answered: STOP is honoured whichever way
+        "START",
+        "gracias",
+    ]
+    pool = database.pool(max_size=2, name="liaison-long-way-tests")
+    await pool.open(wait=True, timeout=30)
+    try:
+        long_only = Conversations(pool, runtime.assistant)
+        long_only.known = KnownConversations(size=0)  # remembers nothing: always the long way
+        short, long = f"known-short-{uuid.uuid4()}", f"known-long-{uuid.uuid4()}"
+        for message in messages:
+            a = await say(conversations, short, message)
+            b = await say(long_only, long, message)
+            assert (a.intent, a.language, [r.text for r in a.replies]) == (
+                b.intent,
+                b.language,
+                [r.text for r in b.replies],
+            ), message
+            assert [r.buttons for r in a.replies] == [r.buttons for r in b.replies], message
+    finally:
+        await pool.close()
+    assert long_ways.count(long) == len(messages)
+    assert long_ways.count(short) < len(messages) / 2
+
+
+async def test_a_change_made_meanwhile_sends_the_turn_the_long_way(
+    conversations: Conversations, sender: str, engine: AsyncEngine, long_ways: list[str]
+) -> None:
+    await say(conversations, sender, "bonjour")
+    handed = await say(conversations, sender, "je veux parler à une personne")
+    assert any(event.startswith("handover") for event in handed.events)
+    quiet = await say(conversations, sender, "allo ?")
+    assert quiet.replies == [] and "handover:quiet" in quiet.events
+    # A person of the school closes the conversation (as `staff.inbox.close` does).
+    async with engine.begin() as connection:
+        await connection.execute(
+            text(
+                "UPDATE handover SET status = 'closed', closed_at = now() WHERE contact_id = "
+                "(SELECT id FROM contact WHERE address = :a)"
+            ),
+            {"a": sender},
+        )
+        await connection.execute(
+            text(
+                "UPDATE conversation SET handover_requested_at = NULL, fallback_count = 0 "
+                "WHERE contact_id = (SELECT id FROM contact WHERE address = :a)"
+            ),
+            {"a": sender},
+        )
+    long_ways.clear()
+    answered = await say(conversations, sender, "comment voir les devoirs")
+    # The web process still remembered a person having the conversation: its short turn
+    # (quiet) was refused and nothing of it written; the long way answers.
+    assert long_ways == [sender]
+    assert answered.intent == "faq_homework" and answered.replies
+    ins = [t for d, _, t in await _stored(engine, sender) if d == "in"]
+    assert ins == ["bonjour", "je veux parler à une personne", "allo ?", answered.text]
+
+
+async def test_two_web_processes_take_turns_with_one_parent(
+    conversations: Conversations,
+    database: Database,
+    runtime: Runtime,
+    sender: str,
+    engine: AsyncEngine,
+) -> None:
+    pool = database.pool(max_size=2, name="liaison-second-process-tests")
+    await pool.open(wait=True, timeout=30)
+    try:
+        other = Conversations(pool, runtime.assistant)
+        outcomes = []
+        for i, message in enumerate(["bonjour", "xqzw", "vbnm", "devoirs", "ok", "merci"]):
+            outcomes.append(await say(conversations if i % 2 == 0 else other, sender, message))
+    finally:
+        await pool.close()
+    # Each process saw what the other had done: one welcome, and the two misunderstandings in
+    # a row (one in each process) offered a person.
+    stored = await _stored(engine, sender)
+    assert sum("STOP" in t for d, _, t in stored if d == "out") == 1
+    assert any(event.startswith("handover") for event in outcomes[2].events)
+    assert [t for d, _, t in stored if d == "in"] == [o.text for o in outcomes]
+
+
+async def test_concurrent_messages_of_a_known_parent_are_all_kept(
+    conversations: Conversations, sender: str, engine: AsyncEngine
+) -> None:
+    await say(conversations, sender, "bonjour")
+    messages = ["devoirs", "notes", "absence", "cantine", "merci"]
+    outcomes = await asyncio.gather(*(say(conversations, sender, m) for m in messages))
+    stored = await _stored(engine, sender)
+    assert sorted(t for d, _, t in stored if d == "in") == sorted(["bonjour", *messages])
+    assert len(stored) == 1 + 1 + sum(1 + len(o.replies) for o in outcomes)  # welcome included
+    assert sum("STOP" in t for d, _, t in stored if d == "out") == 1
+
+
+async def test_a_turn_that_needs_its_transaction_goes_the_long_way(
+    conversations: Conversations, sender: str, long_ways: list[str]
+) -> None:
+    await say(conversations, sender, "bonjour")
+    joining = await say(conversations, sender, "REJOINDRE ZZZZ9")  # reads the schools
+    assert long_ways == [sender, sender]
+    assert joining.replies
+
+
+@pytest.fixture
+async def one_connection(database: Database, runtime: Runtime) -> AsyncIterator[Conversations]:
+    pool = database.pool(max_size=1, name="liaison-known-one-connection-tests")
+    await pool.open(wait=True, timeout=30)
+    yield Conversations(pool, runtime.assistant)
+    await pool.close()
+
+
+async def test_a_short_save_that_fails_writes_nothing(
+    one_connection: Conversations,
+    sender: str,
+    engine: AsyncEngine,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    await say(one_connection, sender, "bonjour")
+    before = await _stored(engine, sender)
+    # The turn is saved, then the statement fails: its transaction is rolled back.
+    monkeypatch.setattr(
+        bot.store,
+        "_SAVE_KNOWN",
+        "SELECT 1 / (saved IS NULL)::int FROM liaison_save_known_turn(%s::jsonb) AS saved",
+    )
+    with pytest.raises(psycopg.errors.DivisionByZero):
+        await say(one_connection, sender, "merci")
+    assert await _stored(engine, sender) == before
+    async with one_connection.pool.connection() as connection:
+        assert connection.autocommit is False
+    monkeypatch.undo()
+    assert (await say(one_connection, sender, "merci")).intent == "thanks"
+    assert len(await _stored(engine, sender)) > len(before)
+
+
+def test_known_conversations_forget_the_least_recent_beyond_their_size() -> None:
+    known = KnownConversations(size=2)
+    known.remember("web", "a", 1, {"n": 1})
+    known.remember("web", "b", 2, {"n": 2})
+    assert known.get("web", "a") == (1, {"n": 1})  # now the most recent
+    known.remember("web", "c", 3, {"n": 3})
+    assert known.get("web", "b") is None
+    assert known.get("web", "a") is not None and known.get("web", "c") is not None
+    known.forget("web", "a")
+    assert len(known) == 1
+
+
+async def test_offline_stops_a_turn_even_through_a_broad_except() -> None:
+    async def action(connection: Any) -> str:
+        try:
+            await connection.execute("SELECT 1")
+        except Exception:  # an action that logs and goes on must not hide it
+            return "swallowed"
+        return "ran"
+
+    with pytest.raises(NeedsTransaction):
+        await action(Offline())
