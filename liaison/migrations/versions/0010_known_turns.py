@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import importlib.util
 from pathlib import Path
+from types import ModuleType
 
 from alembic import op
 
@@ -120,7 +121,7 @@ def downgrade() -> None:
     op.execute("DROP FUNCTION liaison_turn_state(bigint)")
 
 
-def _revision_0009():  # type: ignore[no-untyped-def]
+def _revision_0009() -> ModuleType:
     """Migration 0009's module, whose `liaison_open_turn` the downgrade puts back."""
     path = Path(__file__).with_name("0009_turn_functions.py")
     spec = importlib.util.spec_from_file_location("liaison_migration_0009", path)
