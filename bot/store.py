@@ -16,30 +16,30 @@ This is the hot path of every channel. The long way costs two round trips to Pos
 `BEGIN` with the lock and the read (`liaison_open_turn_state`), then the save
 (`liaison_save_turn`) with `COMMIT` (migrations 0009 and 0010). Each round trip costs the web
 process more CPU than PostgreSQL spends on it (psycopg's waiting and adaptation in Python),
-which is why the turn sends its own BEGIN and COMMIT (`_own_transaction`). A web chat
+which is why the turn sends its own BEGIN and COMMIT (`bot.connections`). A web chat
 parent's next message usually takes the short way, one round trip (`bot.known_conversations`):
 the turn runs on the state its last save returned, and is saved only if that is still the
-stored state; otherwise it is run again the long way.
+stored state; otherwise it is run again the long way. Short-way turns of parents writing at the
+same time are saved together, one statement and one commit (`bot.save_batches`).
 The tables themselves are declared in `liaison.models` and migrated by Alembic.
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
 import time
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any, cast
 
 import psycopg
 from psycopg import AsyncClientCursor, AsyncConnection
-from psycopg.pq import TransactionStatus
 from psycopg_pool import AsyncConnectionPool
 
 from bot.assistant import Assistant, Inbound, Outcome
+from bot.connections import own_transaction
 from bot.known_conversations import KnownConversations, NeedsTransaction, Offline
+from bot.save_batches import SaveBatches
 from bot.state import ConversationState
 from channels.base import Renderer
 from liaison.outbox import cancel_queued, enqueue
@@ -67,8 +67,6 @@ _OPEN_WITH_RECEIPT = (
 )
 # The save returns the state it leaves (what the next turn would read), for the short way.
 _SAVE_AND_COMMIT = "SELECT liaison_save_turn(%s::jsonb); SELECT liaison_turn_state(%s); COMMIT"
-# The short way (`bot.known_conversations`): one statement, its own transaction.
-_SAVE_KNOWN = "SELECT liaison_save_known_turn(%s::jsonb)"
 
 
 class UpcomingWorkshops:
@@ -114,6 +112,7 @@ class Conversations:
         self.workshops = UpcomingWorkshops()
         # The web chat's recent conversations, for the short way of a turn.
         self.known = KnownConversations()
+        self.batches = SaveBatches(pool)
 
     async def _announce(
         self, connection: AsyncConnection[Any], offers: list[Enrolment], now: datetime
@@ -146,7 +145,7 @@ class Conversations:
             outcome = await self._known_turn(inbound, now)
             if outcome is not None:
                 return outcome
-        async with self.pool.connection() as connection, _own_transaction(connection):
+        async with self.pool.connection() as connection, own_transaction(connection):
             contact_id, outcome, state = await self._turn(connection, inbound, now)
         if short_way and state is not None:
             self.known.remember(inbound.channel, inbound.address, contact_id, state)
@@ -175,11 +174,7 @@ class Conversations:
             return None
         document = _turn_document(contact_id, inbound, state, outcome, now)
         document["expected"] = expected
-        async with self.pool.connection() as connection, _own_transaction(connection):
-            cursor = AsyncClientCursor(connection)
-            await cursor.execute(_SAVE_KNOWN, (json.dumps(document, ensure_ascii=False),))
-            row = await cursor.fetchone()
-        saved = row[0] if row is not None else None
+        saved = await self.batches.save(document)  # with what other parents said meanwhile
         if saved is None:  # changed meanwhile: nothing of this turn was written
             self.known.forget(inbound.channel, inbound.address)
             return None
@@ -241,29 +236,6 @@ class Conversations:
         document = _turn_document(contact_id, inbound, state, outcome, now)
         saved = await _save_and_commit(connection, document)
         return contact_id, outcome, saved
-
-
-# A turn's transaction still open (after a failure): it is rolled back.
-_OPEN_STATUSES = (TransactionStatus.INTRANS, TransactionStatus.INERROR)
-
-
-@contextlib.asynccontextmanager
-async def _own_transaction(connection: AsyncConnection[Any]) -> AsyncIterator[None]:
-    """Let the turn send its own BEGIN and COMMIT, with its first and last statements (so
-    psycopg must not send them), and give the pool the connection back as it was lent: idle,
-    not in autocommit. A turn that failed is rolled back; a connection that cannot be brought
-    back (it broke, or a query was cut short) is closed, and the pool replaces it."""
-    await connection.set_autocommit(True)
-    try:
-        yield
-    finally:
-        try:
-            if connection.info.transaction_status in _OPEN_STATUSES:
-                await connection.execute("ROLLBACK")
-            await connection.set_autocommit(False)
-        except psycopg.Error:
-            log.warning("could not restore a turn's connection; closing it", exc_info=True)
-            await connection.close()
 
 
 async def _open(

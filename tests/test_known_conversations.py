@@ -10,11 +10,11 @@ import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
-import psycopg
 import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+import bot.save_batches
 import bot.store
 from bot.assistant import Inbound, Outcome
 from bot.known_conversations import KnownConversations, NeedsTransaction, Offline
@@ -206,28 +206,58 @@ async def one_connection(database: Database, runtime: Runtime) -> AsyncIterator[
     await pool.close()
 
 
-async def test_a_short_save_that_fails_writes_nothing(
+async def test_a_batch_that_fails_writes_nothing_and_its_turns_go_the_long_way(
     one_connection: Conversations,
     sender: str,
     engine: AsyncEngine,
     monkeypatch: pytest.MonkeyPatch,
+    long_ways: list[str],
 ) -> None:
     await say(one_connection, sender, "bonjour")
     before = await _stored(engine, sender)
     # The turn is saved, then the statement fails: its transaction is rolled back.
     monkeypatch.setattr(
-        bot.store,
-        "_SAVE_KNOWN",
-        "SELECT 1 / (saved IS NULL)::int FROM liaison_save_known_turn(%s::jsonb) AS saved",
+        bot.save_batches,
+        "_SAVE",
+        "SELECT 1 / (saved IS NULL)::int FROM liaison_save_known_turns(%s::jsonb) AS saved",
     )
-    with pytest.raises(psycopg.errors.DivisionByZero):
-        await say(one_connection, sender, "merci")
-    assert await _stored(engine, sender) == before
+    outcome = await say(one_connection, sender, "merci")
+    assert outcome.intent == "thanks"
+    assert long_ways == [sender, sender]
+    stored = await _stored(engine, sender)
+    assert stored[: len(before)] == before
+    assert stored[len(before) :] == [("in", "thanks", "merci")] + [
+        ("out", None, reply.text) for reply in outcome.replies
+    ]  # once: the failed batch left nothing
     async with one_connection.pool.connection() as connection:
         assert connection.autocommit is False
     monkeypatch.undo()
-    assert (await say(one_connection, sender, "merci")).intent == "thanks"
-    assert len(await _stored(engine, sender)) > len(before)
+    long_ways.clear()
+    assert (await say(one_connection, sender, "devoirs")).replies
+    assert long_ways == []  # the short way works again
+
+
+async def test_parents_writing_at_once_are_saved_together(
+    database: Database, runtime: Runtime, engine: AsyncEngine
+) -> None:
+    pool = database.pool(max_size=4, name="liaison-batch-tests")
+    await pool.open(wait=True, timeout=30)
+    try:
+        conversations = Conversations(pool, runtime.assistant)
+        parents = [f"batch-{uuid.uuid4()}" for _ in range(12)]
+        await asyncio.gather(*(say(conversations, p, "bonjour") for p in parents))
+        # Twice the same parent in one batch: the second finds the state changed.
+        messages = [(p, "comment voir les devoirs") for p in parents] + [(parents[0], "merci")]
+        outcomes = await asyncio.gather(*(say(conversations, p, m) for p, m in messages))
+    finally:
+        await pool.close()
+    assert conversations.batches.statements < conversations.batches.turns
+    assert all(o.intent == "faq_homework" and o.replies for o in outcomes[:-1])
+    assert outcomes[-1].intent == "thanks"
+    for parent in parents:
+        ins = [t for d, _, t in await _stored(engine, parent) if d == "in"]
+        expected = ["bonjour", "comment voir les devoirs"]
+        assert sorted(ins) == sorted(expected + (["merci"] if parent == parents[0] else []))
 
 
 def test_known_conversations_forget_the_least_recent_beyond_their_size() -> None:

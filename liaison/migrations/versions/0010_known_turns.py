@@ -19,6 +19,10 @@ conversation meanwhile (another process, a person of the school, a job), and the
 again the long way. Each statement of a VOLATILE PL/pgSQL function takes a fresh snapshot, so
 the comparison sees what a concurrent turn committed while this one waited for the lock.
 
+`liaison_save_known_turns(p)` does the same for a list of turns of different parents, in one
+transaction (`bot.save_batches`): what concurrent parents say is saved with one statement and
+one commit. It returns each turn's new state (or null) in the list's order.
+
 A change to the `contact`, `conversation`, `handover` or `turn` columns these functions use
 needs a new migration that replaces them.
 """
@@ -106,16 +110,37 @@ END
 $$
 """
 
+SAVE_KNOWN_TURNS = """
+CREATE OR REPLACE FUNCTION liaison_save_known_turns(p jsonb) RETURNS jsonb
+LANGUAGE plpgsql VOLATILE AS $$
+DECLARE
+    saved jsonb[] := '{}';  -- one result per turn, in the list's order
+    item record;
+BEGIN
+    -- Contacts are locked in one order, so two batches (two web processes) cannot deadlock.
+    FOR item IN
+        SELECT t.turn, t.n FROM jsonb_array_elements(p) WITH ORDINALITY AS t(turn, n)
+        ORDER BY (t.turn->>'contact_id')::bigint, t.n
+    LOOP
+        saved[item.n] := liaison_save_known_turn(item.turn);
+    END LOOP;
+    RETURN to_jsonb(saved);
+END
+$$
+"""
+
 
 def upgrade() -> None:
     op.execute(TURN_STATE)
     op.execute(OPEN_TURN_STATE)
     op.execute(SAVE_KNOWN_TURN)
+    op.execute(SAVE_KNOWN_TURNS)
     op.execute("DROP FUNCTION liaison_open_turn(text, text, timestamptz)")
 
 
 def downgrade() -> None:
     op.execute(_revision_0009().OPEN_TURN)
+    op.execute("DROP FUNCTION liaison_save_known_turns(jsonb)")
     op.execute("DROP FUNCTION liaison_save_known_turn(jsonb)")
     op.execute("DROP FUNCTION liaison_open_turn_state(text, text, timestamptz)")
     op.execute("DROP FUNCTION liaison_turn_state(bigint)")
