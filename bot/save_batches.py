@@ -62,14 +62,16 @@ class SaveBatches:
                 del self._waiting[: self.max_batch]
                 try:
                     results = await self._save([document for document, _ in batch])
-                except (psycopg.Error, OSError):
+                except Exception:
+                    # The connection broke, a deadlock, or one turn that cannot be written:
+                    # each goes the long way, where only a turn at fault fails.
                     log.warning(
                         "a batch of %d turns could not be saved; they go the long way",
                         len(batch),
                         exc_info=True,
                     )
                     results = [None] * len(batch)
-                except BaseException as exc:  # cancelled at shutdown, or a bug: tell them all
+                except BaseException as exc:  # cancelled at shutdown: tell them all
                     for _, future in batch:
                         if not future.done():
                             future.set_exception(exc)
