@@ -43,7 +43,7 @@ class SaveBatches:
         self.max_batch = max_batch
         self._waiting: list[tuple[dict[str, Any], asyncio.Future[dict[str, Any] | None]]] = []
         self._writer: asyncio.Task[None] | None = None
-        # How many statements wrote how many turns (for the benchmark and the tests).
+        # How many statements wrote how many turns (the tests read them).
         self.statements = 0
         self.turns = 0
 

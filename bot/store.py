@@ -55,7 +55,7 @@ log = logging.getLogger(__name__)
 
 # The turn opens with its transaction (one round trip) and is saved with its COMMIT (one more):
 # several statements per query, which the simple query protocol of a client-side-binding
-# cursor carries. The two functions are migration 0009's.
+# cursor carries. The functions are migrations 0009's and 0010's.
 _OPEN = "BEGIN; SELECT * FROM liaison_open_turn_state(%s, %s, %s)"
 # A provider's message id is recorded first: a concurrent copy of the same message waits on
 # the unique key until the first one commits, then finds it done (no row).
