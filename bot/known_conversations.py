@@ -5,7 +5,8 @@ state, one to save (`bot.store`). The state a save returns is also what the next
 same parent would read, unless something changed it meanwhile (another web process, a person
 of the school, a job). So the web process keeps the state of its recent conversations, runs the
 next turn on it without reading, and saves with one statement that first checks the stored
-state is still the one expected (`liaison_save_known_turn`, migration 0010). When it is not,
+state is still the one expected (`liaison_save_known_turn`, migration 0010). A parent it has
+not met is expected to be new (`new_contact`). When the stored state is not the one expected,
 nothing of the turn is written and the turn is run again the long way, on what is stored.
 
 Nothing here is trusted without that check, so a forgotten or stale entry only costs time.
@@ -23,6 +24,25 @@ from typing import Any
 # Kept as compact JSON text: about 1 KB each with its key (3.9 KB as Python dicts), so at most
 # ~10 MB for the parents who wrote most recently (measured with tracemalloc on 10,000 states).
 DEFAULT_SIZE = 10_000
+
+
+def new_contact() -> dict[str, Any]:
+    """What `liaison_turn_state` reads for a contact with no language and no conversation yet:
+    a parent the web process has not met is run on it, and saved only if that is what is
+    stored."""
+    return {
+        "language": None,
+        "opted_out": False,
+        "conversation": False,
+        "welcomed": False,
+        "active_form": None,
+        "requested_slot": None,
+        "slots": {},
+        "last_intents": [],
+        "offered_buttons": [],
+        "fallback_count": 0,
+        "handover": False,
+    }
 
 
 class KnownConversations:

@@ -6,10 +6,11 @@ turns ready to be saved wait in a list; one writer at a time takes everything wa
 it with `liaison_save_known_turns` (migration 0010), then takes what arrived meanwhile. A lone
 turn is written at once, so a quiet evening waits for nothing; a busy one shares the commit.
 
-Each turn still gets its own answer: its new state, or None when its stored state had changed
-(it goes the long way). If the batch fails as a whole (the connection broke, a deadlock with a
-person's reply), every turn in it gets None and goes the long way, where the real error, if
-any, belongs to the one turn that causes it. Nothing of a failed batch is written.
+Each turn still gets its own answer: its contact's id and new state, or None when the stored
+state was not the one expected (it goes the long way). If the batch fails as a whole (the
+connection broke, a deadlock with a person's reply), every turn in it gets None and goes the
+long way, where the real error, if any, belongs to the one turn that causes it. Nothing of a
+failed batch is written.
 """
 
 from __future__ import annotations
@@ -48,7 +49,8 @@ class SaveBatches:
         self.turns = 0
 
     async def save(self, document: dict[str, Any]) -> dict[str, Any] | None:
-        """Save one turn (`liaison_save_known_turn`'s document); its new state, or None."""
+        """Save one turn (`liaison_save_known_turn`'s document); `{"contact_id", "state"}` once
+        saved, or None."""
         future: asyncio.Future[dict[str, Any] | None] = asyncio.get_running_loop().create_future()
         self._waiting.append((document, future))
         if self._writer is None:

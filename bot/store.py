@@ -16,11 +16,12 @@ This is the hot path of every channel. The long way costs two round trips to Pos
 `BEGIN` with the lock and the read (`liaison_open_turn_state`), then the save
 (`liaison_save_turn`) with `COMMIT` (migrations 0009 and 0010). Each round trip costs the web
 process more CPU than PostgreSQL spends on it (psycopg's waiting and adaptation in Python),
-which is why the turn sends its own BEGIN and COMMIT (`bot.connections`). A web chat
-parent's next message usually takes the short way, one round trip (`bot.known_conversations`):
-the turn runs on the state its last save returned, and is saved only if that is still the
-stored state; otherwise it is run again the long way. Short-way turns of parents writing at the
-same time are saved together, one statement and one commit (`bot.save_batches`).
+which is why the turn sends its own BEGIN and COMMIT (`bot.connections`). A web chat message
+usually takes the short way, one round trip (`bot.known_conversations`): the turn runs on the
+state its parent's last save returned (a new contact's for a parent not met yet), and is saved
+only if that is the stored state; otherwise it is run again the long way. Short-way turns of
+parents writing at the same time are saved together, one statement and one commit
+(`bot.save_batches`).
 The tables themselves are declared in `liaison.models` and migrated by Alembic.
 """
 
@@ -38,7 +39,7 @@ from psycopg_pool import AsyncConnectionPool
 
 from bot.assistant import Assistant, Inbound, Outcome
 from bot.connections import own_transaction
-from bot.known_conversations import KnownConversations, NeedsTransaction, Offline
+from bot.known_conversations import KnownConversations, NeedsTransaction, Offline, new_contact
 from bot.save_batches import SaveBatches
 from bot.state import ConversationState
 from channels.base import Renderer
@@ -152,15 +153,16 @@ class Conversations:
         return outcome
 
     async def _known_turn(self, inbound: Inbound, now: datetime) -> Outcome | None:
-        """The short way: the turn run on the state its last save left, and saved in one
-        statement if that is still the stored state. None when the turn must go the long way:
-        not known here, the upcoming workshops to read again, the turn needs its transaction,
-        or the stored state changed."""
-        known = self.known.get(inbound.channel, inbound.address)
+        """The short way: the turn run on the state its last save left (or, for a parent not
+        met here, on a new contact's), and saved in one statement if that is the stored state.
+        None when the turn must go the long way: it needs its transaction, or the stored state
+        is not the one expected."""
         workshops = self.workshops.cached(now)
-        if known is None or workshops is None:
-            return None
-        contact_id, expected = known
+        if workshops is None:  # read again every `ttl` seconds
+            async with self.pool.connection() as connection:
+                workshops = await self.workshops.get(connection, now)
+        known = self.known.get(inbound.channel, inbound.address)
+        contact_id, expected = known if known is not None else (None, new_contact())
         state = _state_from(expected)
         offline = cast(AsyncConnection[Any], Offline())
         try:
@@ -168,17 +170,17 @@ class Conversations:
                 state,
                 inbound,
                 workshops=workshops,
-                **self._helpers(offline, contact_id, inbound, now),
+                **self._helpers(offline, contact_id or 0, inbound, now),
             )
         except NeedsTransaction:
             return None
         document = _turn_document(contact_id, inbound, state, outcome, now)
         document["expected"] = expected
         saved = await self.batches.save(document)  # with what other parents said meanwhile
-        if saved is None:  # changed meanwhile: nothing of this turn was written
+        if saved is None:  # not as expected: nothing of this turn was written
             self.known.forget(inbound.channel, inbound.address)
             return None
-        self.known.remember(inbound.channel, inbound.address, contact_id, saved)
+        self.known.remember(inbound.channel, inbound.address, saved["contact_id"], saved["state"])
         return outcome
 
     def _helpers(
@@ -279,13 +281,14 @@ def _state_from(stored: dict[str, Any]) -> ConversationState:
 
 
 def _turn_document(
-    contact_id: int,
+    contact_id: int | None,
     inbound: Inbound,
     state: ConversationState,
     outcome: Outcome,
     now: datetime,
 ) -> dict[str, Any]:
-    """The turn as `liaison_save_turn` takes it: the state, and every turn of this message."""
+    """The turn as `liaison_save_turn` takes it: the state, and every turn of this message
+    (`contact_id` None: a parent the web process has not met, found by channel and address)."""
     turns = [
         {
             "direction": "in",
@@ -308,6 +311,7 @@ def _turn_document(
         "fallback_count": state.fallback_count,
         "handover": state.handover_requested,
         "channel": inbound.channel,
+        "address": inbound.address,
         "language_out": outcome.language,
         "turns": turns,
     }

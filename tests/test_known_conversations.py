@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 import bot.save_batches
 import bot.store
 from bot.assistant import Inbound, Outcome
-from bot.known_conversations import KnownConversations, NeedsTransaction, Offline
+from bot.known_conversations import KnownConversations, NeedsTransaction, Offline, new_contact
 from bot.store import Conversations
 from liaison.app import Runtime
 from liaison.database import Database
@@ -54,13 +54,14 @@ async def _stored(engine: AsyncEngine, sender: str) -> list[tuple[str, str | Non
         return [(row.direction, row.intent, row.text) for row in rows]
 
 
-async def test_a_known_parent_takes_the_short_way(
+async def test_web_chat_turns_take_the_short_way_the_first_one_too(
     conversations: Conversations, sender: str, engine: AsyncEngine, long_ways: list[str]
 ) -> None:
     first = await say(conversations, sender, "bonjour")
     second = await say(conversations, sender, "comment voir les devoirs")
     third = await say(conversations, sender, "et les notes sur pronote")
-    assert long_ways == [sender]  # only the first message read the state
+    assert long_ways == []  # none read the state: a new parent is expected to be new
+    assert "STOP" in first.replies[0].text  # welcomed
     assert second.intent == "faq_homework"
     assert third.replies
     stored = await _stored(engine, sender)
@@ -85,6 +86,7 @@ async def test_the_short_way_gives_the_answers_of_the_long_way(
     database: Database,
     runtime: Runtime,
     long_ways: list[str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     messages = [
         "bonjour",
@@ -102,7 +104,11 @@ async def test_the_short_way_gives_the_answers_of_the_long_way(
     await pool.open(wait=True, timeout=30)
     try:
         long_only = Conversations(pool, runtime.assistant)
-        long_only.known = KnownConversations(size=0)  # remembers nothing: always the long way
+
+        async def never(inbound: Inbound, now: Any) -> None:
+            return None
+
+        monkeypatch.setattr(long_only, "_known_turn", never)  # always the long way
         short, long = f"known-short-{uuid.uuid4()}", f"known-long-{uuid.uuid4()}"
         for message in messages:
             a = await say(conversations, short, message)
@@ -117,6 +123,43 @@ async def test_the_short_way_gives_the_answers_of_the_long_way(
         await pool.close()
     assert long_ways.count(long) == len(messages)
     assert long_ways.count(short) < len(messages) / 2
+
+
+async def test_a_new_contact_is_what_the_database_reads_for_one(
+    conversations: Conversations, sender: str
+) -> None:
+    async with conversations.pool.connection() as connection:
+        await connection.execute(
+            "INSERT INTO contact (channel, address, created_at, last_seen_at) "
+            "VALUES ('web', %s, now(), now())",
+            (sender,),
+        )
+        cursor = await connection.execute(
+            "SELECT liaison_turn_state(id) FROM contact WHERE channel = 'web' AND address = %s",
+            (sender,),
+        )
+        row = await cursor.fetchone()
+    assert row is not None and row[0] == new_contact()
+
+
+async def test_a_parent_known_to_the_database_but_not_here_goes_the_long_way(
+    conversations: Conversations,
+    database: Database,
+    runtime: Runtime,
+    sender: str,
+    long_ways: list[str],
+) -> None:
+    # A parent whose contact a school's family list created, in Arabic, before they wrote.
+    async with conversations.pool.connection() as connection:
+        await connection.execute(
+            "INSERT INTO contact (channel, address, language, created_at, last_seen_at) "
+            "VALUES ('web', %s, 'ar', now(), now())",
+            (sender,),
+        )
+        await connection.commit()
+    outcome = await say(conversations, sender, "ok")
+    assert long_ways == [sender]  # expected new, found known: run again on what is stored
+    assert outcome.language == "ar"
 
 
 async def test_a_change_made_meanwhile_sends_the_turn_the_long_way(
@@ -194,7 +237,7 @@ async def test_a_turn_that_needs_its_transaction_goes_the_long_way(
 ) -> None:
     await say(conversations, sender, "bonjour")
     joining = await say(conversations, sender, "REJOINDRE ZZZZ9")  # reads the schools
-    assert long_ways == [sender, sender]
+    assert long_ways == [sender]
     assert joining.replies
 
 
@@ -223,7 +266,7 @@ async def test_a_batch_that_fails_writes_nothing_and_its_turns_go_the_long_way(
     )
     outcome = await say(one_connection, sender, "merci")
     assert outcome.intent == "thanks"
-    assert long_ways == [sender, sender]
+    assert long_ways == [sender]
     stored = await _stored(engine, sender)
     assert stored[: len(before)] == before
     assert stored[len(before) :] == [("in", "thanks", "merci")] + [

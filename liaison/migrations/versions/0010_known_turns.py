@@ -10,18 +10,20 @@ yet) and whether a person has it (an open handover). Opening a turn returns it
 (`liaison_open_turn_state`, which replaces 0009's `liaison_open_turn`), and so does saving one.
 
 `liaison_save_known_turn(p)` is the web process's short way (`bot.store`): it ran the turn on
-the state the last save returned (`p->'expected'`), without reading it first. In one statement
-it locks the contact, compares the stored state with the expected one, and only if they are
-equal saves the turn (0009's `liaison_save_turn`) and returns the new state, built from what it
-saved (`tests/test_known_conversations.py` checks it is what `liaison_turn_state` reads).
-Otherwise it writes nothing but the contact's `last_seen_at` and returns NULL: something changed the
-conversation meanwhile (another process, a person of the school, a job), and the turn is run
-again the long way. Each statement of a VOLATILE PL/pgSQL function takes a fresh snapshot, so
-the comparison sees what a concurrent turn committed while this one waited for the lock.
+the state the last save returned (`p->'expected'`), or for a parent it has not met on the
+state of a new contact, without reading it first. In one statement it locks the contact
+(creating it if new), compares the stored state with the expected one, and only if they are
+equal saves the turn (0009's `liaison_save_turn`) and returns the contact's id and its new
+state, built from what it saved (`tests/test_known_conversations.py` checks it is what
+`liaison_turn_state` reads). Otherwise it writes nothing but the contact (its `last_seen_at`)
+and returns NULL: something changed the conversation meanwhile (another process, a person of
+the school, a job), or the parent was not new, and the turn is run again the long way. Each
+statement of a VOLATILE PL/pgSQL function takes a fresh snapshot, so the comparison sees what
+a concurrent turn committed while this one waited for the lock.
 
 `liaison_save_known_turns(p)` does the same for a list of turns of different parents, in one
 transaction (`bot.save_batches`): what concurrent parents say is saved with one statement and
-one commit. It returns each turn's new state (or null) in the list's order.
+one commit. It returns each turn's result (or null) in the list's order.
 
 A change to the `contact`, `conversation`, `handover` or `turn` columns these functions use
 needs a new migration that replaces them.
@@ -86,15 +88,28 @@ CREATE OR REPLACE FUNCTION liaison_save_known_turn(p jsonb) RETURNS jsonb
 LANGUAGE plpgsql VOLATILE AS $$
 DECLARE
     v_contact bigint := (p->>'contact_id')::bigint;
+    v_now timestamptz := (p->>'now')::timestamptz;
 BEGIN
-    UPDATE contact SET last_seen_at = (p->>'now')::timestamptz WHERE id = v_contact;
-    IF NOT FOUND OR liaison_turn_state(v_contact) IS DISTINCT FROM p->'expected' THEN
+    IF v_contact IS NULL THEN  -- a parent the web process has not met: new, as expected, or not
+        INSERT INTO contact AS c (channel, address, created_at, last_seen_at)
+        VALUES (p->>'channel', p->>'address', v_now, v_now)
+        ON CONFLICT ON CONSTRAINT uq_contact_channel_address
+        DO UPDATE SET last_seen_at = EXCLUDED.last_seen_at
+        RETURNING c.id INTO v_contact;
+        p := jsonb_set(p, '{contact_id}', to_jsonb(v_contact));
+    ELSE
+        UPDATE contact SET last_seen_at = v_now WHERE id = v_contact;
+        IF NOT FOUND THEN
+            RETURN NULL;
+        END IF;
+    END IF;
+    IF liaison_turn_state(v_contact) IS DISTINCT FROM p->'expected' THEN
         RETURN NULL;
     END IF;
     PERFORM liaison_save_turn(p);
     -- What liaison_turn_state now reads, without reading it: the handover is as expected (a
     -- turn that opens one needs its transaction, so it never comes this way).
-    RETURN (p->'expected') || jsonb_build_object(
+    RETURN jsonb_build_object('contact_id', v_contact, 'state', (p->'expected') || jsonb_build_object(
         'language', p->'language',
         'opted_out', p->'opted_out',
         'conversation', true,
@@ -105,7 +120,7 @@ BEGIN
         'last_intents', p->'last_intents',
         'offered_buttons', p->'offered_buttons',
         'fallback_count', p->'fallback_count'
-    );
+    ));
 END
 $$
 """
@@ -120,7 +135,7 @@ BEGIN
     -- Contacts are locked in one order, so two batches (two web processes) cannot deadlock.
     FOR item IN
         SELECT t.turn, t.n FROM jsonb_array_elements(p) WITH ORDINALITY AS t(turn, n)
-        ORDER BY (t.turn->>'contact_id')::bigint, t.n
+        ORDER BY (t.turn->>'contact_id')::bigint NULLS LAST, t.turn->>'address', t.n
     LOOP
         saved[item.n] := liaison_save_known_turn(item.turn);
     END LOOP;
