@@ -20,7 +20,6 @@ import json
 import logging
 from typing import Any
 
-import psycopg
 from psycopg import AsyncClientCursor, AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 
@@ -32,6 +31,11 @@ log = logging.getLogger(__name__)
 MAX_BATCH = 64
 
 _SAVE = "SELECT liaison_save_known_turns(%s::jsonb)"
+
+
+class UnreadableResult(RuntimeError):
+    """The batch was saved but its result does not give one answer per turn (a change to
+    `liaison_save_known_turns` that broke it): its requests fail rather than save again."""
 
 
 class SaveBatches:
@@ -64,6 +68,10 @@ class SaveBatches:
                 del self._waiting[: self.max_batch]
                 try:
                     results = await self._save([document for document, _ in batch])
+                except UnreadableResult as exc:  # written, but whose answer is which?
+                    for _, future in batch:
+                        future.set_exception(exc)  # not the long way: it would write twice
+                    continue
                 except Exception:
                     # The connection broke, a deadlock, or one turn that cannot be written:
                     # each goes the long way, where only a turn at fault fails.
@@ -97,6 +105,6 @@ class SaveBatches:
         self.statements += 1
         self.turns += len(documents)
         if row is None or not isinstance(row[0], list) or len(row[0]) != len(documents):
-            raise psycopg.DataError("liaison_save_known_turns gave no result per turn")
+            raise UnreadableResult("liaison_save_known_turns gave no result per turn")
         results: list[dict[str, Any] | None] = row[0]
         return results

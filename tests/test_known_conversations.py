@@ -1,7 +1,8 @@
-"""The short way of a web chat turn (`bot.known_conversations`): the next message of a known
-parent is run on the state its last save left and saved in one statement, only if nothing
-changed that state meanwhile; otherwise, or when the turn needs its transaction, it is run
-again the long way. Whichever way a turn goes, the conversation must read the same."""
+"""The short way of a web chat turn (`bot.known_conversations`, `bot.save_batches`): a message
+is run on the state its parent's last save left (a new contact's for a parent not met yet) and
+saved in one statement, only if that is the stored state; otherwise, or when the turn needs its
+transaction, it is run again the long way. Whichever way a turn goes, the conversation must
+read the same."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ import bot.save_batches
 import bot.store
 from bot.assistant import Inbound, Outcome
 from bot.known_conversations import KnownConversations, NeedsTransaction, Offline, new_contact
+from bot.save_batches import UnreadableResult
 from bot.store import Conversations
 from liaison.app import Runtime
 from liaison.database import Database
@@ -278,6 +280,23 @@ async def test_a_batch_that_fails_writes_nothing_and_its_turns_go_the_long_way(
     long_ways.clear()
     assert (await say(one_connection, sender, "devoirs")).replies
     assert long_ways == []  # the short way works again
+
+
+async def test_a_batch_saved_but_unreadable_fails_its_turns_rather_than_save_twice(
+    one_connection: Conversations,
+    sender: str,
+    engine: AsyncEngine,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    await say(one_connection, sender, "bonjour")
+    monkeypatch.setattr(
+        bot.save_batches,
+        "_SAVE",
+        "SELECT '[]'::jsonb FROM liaison_save_known_turns(%s::jsonb) AS saved",
+    )
+    with pytest.raises(UnreadableResult):
+        await say(one_connection, sender, "merci")
+    assert [t for d, _, t in await _stored(engine, sender) if d == "in"] == ["bonjour", "merci"]
 
 
 async def test_parents_writing_at_once_are_saved_together(

@@ -132,7 +132,7 @@ DECLARE
     saved jsonb[] := '{}';  -- one result per turn, in the list's order
     item record;
 BEGIN
-    -- Contacts are locked in one order, so two batches (two web processes) cannot deadlock.
+    -- Contacts are locked in one order, so the batches of two web processes do not deadlock.
     FOR item IN
         SELECT t.turn, t.n FROM jsonb_array_elements(p) WITH ORDINALITY AS t(turn, n)
         ORDER BY (t.turn->>'contact_id')::bigint NULLS LAST, t.turn->>'address', t.n
