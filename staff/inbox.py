@@ -376,6 +376,11 @@ async def close(
 ) -> None:
     """Close the conversation and tell the parent the assistant answers again."""
     async with connection.transaction():
+        # A parent's turn holds the contact from its read to its save (`bot.store`): waiting
+        # for it means its save cannot write back the menu and count reset below.
+        await connection.execute(
+            "SELECT 1 FROM contact WHERE id = %s FOR NO KEY UPDATE", (handover.contact_id,)
+        )
         await _lock_open(connection, handover.id)
         await connection.execute(
             "UPDATE handover SET status = 'closed', closed_at = %s WHERE id = %s",

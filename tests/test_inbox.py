@@ -8,6 +8,7 @@ every refused input has its test.
 
 from __future__ import annotations
 
+import asyncio
 import re
 import uuid
 from datetime import UTC, datetime
@@ -25,6 +26,7 @@ from bot.assistant import Inbound, Outcome
 from bot.handover import when_a_person_answers
 from bot.store import Conversations
 from liaison.i18n import Catalogs
+from staff import inbox
 from staff.opening_hours import next_opening
 from workshops.quiet_hours import QuietHours, is_rest_day
 
@@ -346,6 +348,30 @@ async def test_staff_answer_a_sms_parent_through_the_outbox_and_close(
             (str(row["id"]),),
         )
         assert [r[0] for r in await cursor.fetchall()] == ["inbox.replied", "inbox.closed"]
+
+
+async def test_closing_waits_for_a_parents_turn_in_flight(
+    conversations: Conversations, pool: Any, runtime: Any, sender: str
+) -> None:
+    handover_id = await _open_web(conversations, pool, sender)
+    account = await make_account(pool, roles=("admin",))
+    outbound = inbox.Outbound({}, runtime.catalogs, "fr")
+    async with pool.connection() as turn, pool.connection() as staff:
+        # A parent's turn between its read and its save holds the contact (`bot.store`).
+        await turn.execute(
+            "SELECT 1 FROM contact WHERE channel = 'web' AND address = %s FOR NO KEY UPDATE",
+            (sender,),
+        )
+        handover = await inbox.load(staff, await inbox.scope_of(staff, account), handover_id)
+        assert handover is not None
+        closing = asyncio.create_task(
+            inbox.close(staff, handover, account=account, outbound=outbound, now=datetime.now(UTC))
+        )
+        await asyncio.sleep(0.5)
+        assert not closing.done()  # the turn's save comes first, then the reset
+        await turn.commit()
+        await asyncio.wait_for(closing, timeout=10)
+    assert (await _handovers(pool, "web", sender))[-1]["status"] == "closed"
 
 
 async def test_a_web_parent_gets_staff_messages_from_the_chat_endpoint(
