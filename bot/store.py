@@ -83,17 +83,19 @@ class UpcomingWorkshops:
         """Read them again on the next turn (after an import, in tests)."""
         self._read_at = -float("inf")
 
-    async def get(self, connection: AsyncConnection[Any], now: datetime) -> list[Workshop]:
-        if time.monotonic() - self._read_at > self.ttl:
-            self._workshops = await load_workshops(connection, status="published", after=now)
-            self._read_at = time.monotonic()
+    def due(self) -> bool:
+        """Whether they are to be read again."""
+        return time.monotonic() - self._read_at > self.ttl
+
+    def upcoming(self, now: datetime) -> list[Workshop]:
+        """Those last read, still to come at `now`."""
         return [w for w in self._workshops if w.starts_at > now]
 
-    def cached(self, now: datetime) -> list[Workshop] | None:
-        """The workshops without reading them, or None when they are due to be read again."""
-        if time.monotonic() - self._read_at > self.ttl:
-            return None
-        return [w for w in self._workshops if w.starts_at > now]
+    async def get(self, connection: AsyncConnection[Any], now: datetime) -> list[Workshop]:
+        if self.due():
+            self._workshops = await load_workshops(connection, status="published", after=now)
+            self._read_at = time.monotonic()
+        return self.upcoming(now)
 
 
 class Conversations:
@@ -157,10 +159,10 @@ class Conversations:
         met here, on a new contact's), and saved in one statement if that is the stored state.
         None when the turn must go the long way: it needs its transaction, or the stored state
         is not the one expected."""
-        workshops = self.workshops.cached(now)
-        if workshops is None:  # read again every `ttl` seconds
+        if self.workshops.due():  # read again every `ttl` seconds
             async with self.pool.connection() as connection:
-                workshops = await self.workshops.get(connection, now)
+                await self.workshops.get(connection, now)
+        workshops = self.workshops.upcoming(now)
         known = self.known.get(inbound.channel, inbound.address)
         contact_id, expected = known if known is not None else (None, new_contact())
         state = _state_from(expected)

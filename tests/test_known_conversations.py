@@ -127,15 +127,23 @@ async def test_the_short_way_gives_the_answers_of_the_long_way(
     assert long_ways.count(short) < len(messages) / 2
 
 
+async def _known_contact(
+    conversations: Conversations, sender: str, language: str | None = None
+) -> None:
+    """A web chat contact stored before its first message (as a school's list creates one)."""
+    async with conversations.pool.connection() as connection:
+        await connection.execute(
+            "INSERT INTO contact (channel, address, language, created_at, last_seen_at) "
+            "VALUES ('web', %s, %s, now(), now())",
+            (sender, language),
+        )
+
+
 async def test_a_new_contact_is_what_the_database_reads_for_one(
     conversations: Conversations, sender: str
 ) -> None:
+    await _known_contact(conversations, sender)
     async with conversations.pool.connection() as connection:
-        await connection.execute(
-            "INSERT INTO contact (channel, address, created_at, last_seen_at) "
-            "VALUES ('web', %s, now(), now())",
-            (sender,),
-        )
         cursor = await connection.execute(
             "SELECT liaison_turn_state(id) FROM contact WHERE channel = 'web' AND address = %s",
             (sender,),
@@ -145,20 +153,10 @@ async def test_a_new_contact_is_what_the_database_reads_for_one(
 
 
 async def test_a_parent_known_to_the_database_but_not_here_goes_the_long_way(
-    conversations: Conversations,
-    database: Database,
-    runtime: Runtime,
-    sender: str,
-    long_ways: list[str],
+    conversations: Conversations, sender: str, long_ways: list[str]
 ) -> None:
     # A parent whose contact a school's family list created, in Arabic, before they wrote.
-    async with conversations.pool.connection() as connection:
-        await connection.execute(
-            "INSERT INTO contact (channel, address, language, created_at, last_seen_at) "
-            "VALUES ('web', %s, 'ar', now(), now())",
-            (sender,),
-        )
-        await connection.commit()
+    await _known_contact(conversations, sender, language="ar")
     outcome = await say(conversations, sender, "ok")
     assert long_ways == [sender]  # expected new, found known: run again on what is stored
     assert outcome.language == "ar"

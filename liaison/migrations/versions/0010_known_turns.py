@@ -8,18 +8,18 @@ Create Date: 2026-11-29
 document: the contact's language and STOP, the conversation's state (or that there is none
 yet) and whether a person has it (an open handover). Opening a turn returns it
 (`liaison_open_turn_state`, which replaces 0009's `liaison_open_turn`), and so does saving one.
+Both ways lock the contact, creating it if new, with `liaison_lock_contact`.
 
 `liaison_save_known_turn(p)` is the web process's short way (`bot.store`): it ran the turn on
 the state the last save returned (`p->'expected'`), or for a parent it has not met on the
 state of a new contact, without reading it first. In one statement it locks the contact
 (creating it if new), compares the stored state with the expected one, and only if they are
 equal saves the turn (0009's `liaison_save_turn`) and returns the contact's id and its new
-state, built from what it saved (`tests/test_known_conversations.py` checks it is what
-`liaison_turn_state` reads). Otherwise it writes nothing but the contact (its `last_seen_at`)
-and returns NULL: something changed the conversation meanwhile (another process, a person of
-the school, a job), or the parent was not new, and the turn is run again the long way. Each
-statement of a VOLATILE PL/pgSQL function takes a fresh snapshot, so the comparison sees what
-a concurrent turn committed while this one waited for the lock.
+state. Otherwise it writes nothing but the contact (its `last_seen_at`) and returns NULL:
+something changed the conversation meanwhile (another process, a person of the school, a job),
+or the parent was not new, and the turn is run again the long way. Each statement of a
+VOLATILE PL/pgSQL function takes a fresh snapshot, so the comparison sees what a concurrent
+turn committed while this one waited for the lock.
 
 `liaison_save_known_turns(p)` does the same for a list of turns of different parents, in one
 transaction (`bot.save_batches`): what concurrent parents say is saved with one statement and
@@ -65,19 +65,27 @@ LANGUAGE sql STABLE AS $$
 $$
 """
 
+LOCK_CONTACT = """
+CREATE OR REPLACE FUNCTION liaison_lock_contact(
+    p_channel text, p_address text, p_now timestamptz
+) RETURNS bigint
+LANGUAGE sql VOLATILE AS $$
+    INSERT INTO contact AS c (channel, address, created_at, last_seen_at)
+    VALUES (p_channel, p_address, p_now, p_now)
+    ON CONFLICT ON CONSTRAINT uq_contact_channel_address
+    DO UPDATE SET last_seen_at = EXCLUDED.last_seen_at
+    RETURNING c.id
+$$
+"""
+
 OPEN_TURN_STATE = """
 CREATE OR REPLACE FUNCTION liaison_open_turn_state(
     p_channel text, p_address text, p_now timestamptz
 ) RETURNS TABLE (contact_id bigint, state jsonb)
 LANGUAGE plpgsql VOLATILE AS $$
 DECLARE
-    v_contact bigint;
+    v_contact bigint := liaison_lock_contact(p_channel, p_address, p_now);
 BEGIN
-    INSERT INTO contact AS c (channel, address, created_at, last_seen_at)
-    VALUES (p_channel, p_address, p_now, p_now)
-    ON CONFLICT ON CONSTRAINT uq_contact_channel_address
-    DO UPDATE SET last_seen_at = EXCLUDED.last_seen_at
-    RETURNING c.id INTO v_contact;
     RETURN QUERY SELECT v_contact, liaison_turn_state(v_contact);
 END
 $$
@@ -91,11 +99,7 @@ DECLARE
     v_now timestamptz := (p->>'now')::timestamptz;
 BEGIN
     IF v_contact IS NULL THEN  -- a parent the web process has not met: new, as expected, or not
-        INSERT INTO contact AS c (channel, address, created_at, last_seen_at)
-        VALUES (p->>'channel', p->>'address', v_now, v_now)
-        ON CONFLICT ON CONSTRAINT uq_contact_channel_address
-        DO UPDATE SET last_seen_at = EXCLUDED.last_seen_at
-        RETURNING c.id INTO v_contact;
+        v_contact := liaison_lock_contact(p->>'channel', p->>'address', v_now);
         p := jsonb_set(p, '{contact_id}', to_jsonb(v_contact));
     ELSE
         UPDATE contact SET last_seen_at = v_now WHERE id = v_contact;
@@ -107,20 +111,7 @@ BEGIN
         RETURN NULL;
     END IF;
     PERFORM liaison_save_turn(p);
-    -- What liaison_turn_state now reads, without reading it: the handover is as expected (a
-    -- turn that opens one needs its transaction, so it never comes this way).
-    RETURN jsonb_build_object('contact_id', v_contact, 'state', (p->'expected') || jsonb_build_object(
-        'language', p->'language',
-        'opted_out', p->'opted_out',
-        'conversation', true,
-        'welcomed', p->'welcomed',
-        'active_form', p->'active_form',
-        'requested_slot', p->'requested_slot',
-        'slots', p->'slots',
-        'last_intents', p->'last_intents',
-        'offered_buttons', p->'offered_buttons',
-        'fallback_count', p->'fallback_count'
-    ));
+    RETURN jsonb_build_object('contact_id', v_contact, 'state', liaison_turn_state(v_contact));
 END
 $$
 """
@@ -147,6 +138,7 @@ $$
 
 def upgrade() -> None:
     op.execute(TURN_STATE)
+    op.execute(LOCK_CONTACT)
     op.execute(OPEN_TURN_STATE)
     op.execute(SAVE_KNOWN_TURN)
     op.execute(SAVE_KNOWN_TURNS)
@@ -158,6 +150,7 @@ def downgrade() -> None:
     op.execute("DROP FUNCTION liaison_save_known_turns(jsonb)")
     op.execute("DROP FUNCTION liaison_save_known_turn(jsonb)")
     op.execute("DROP FUNCTION liaison_open_turn_state(text, text, timestamptz)")
+    op.execute("DROP FUNCTION liaison_lock_contact(text, text, timestamptz)")
     op.execute("DROP FUNCTION liaison_turn_state(bigint)")
 
 
